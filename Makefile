@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with only Python 3.10+:
+#   make demo   - creates .venv, installs seqtasks, shows every task, checks fingerprints, trains a quick baseline
+#   make test   - creates .venv, installs seqtasks with test extras, runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# tensorflow-cpu wheels exist for x86_64 only; elsewhere take the full tensorflow package.
+TF_EXTRA := $(if $(filter x86_64 AMD64,$(shell uname -m)),tf-cpu,tf)
+STAMP := $(VENV)/.installed-$(TF_EXTRA)
+
+.PHONY: demo test test-fast bench reproduce docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(TF_EXTRA),test,bench]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/seqtasks demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generators.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,186 @@
+"""Deterministic, machine-independent random draws.
+
+Every random number in seqtasks comes from the raw 64-bit output of NumPy's
+``PCG64`` bit generator (whose stream NumPy keeps stable across versions) or
+from the counter-based ``splitmix64`` hash, and is turned into values with
+integer arithmetic and correctly rounded IEEE-754 float64 operations only
+(``+ - * /`` and ``sqrt``). Library transcendental functions (``np.log``,
+``np.cos``) are avoided because their SIMD implementations differ by a few ULP
+between machines; :func:`_log` and :func:`_cos_2pi` below use fixed series
+instead. The result: the same seed gives the same bytes on any machine.
+
+Seeding (see ``docs/determinism.md``): examples are generated in fixed-size
+blocks. Block ``b`` of split ``s`` of a task with salt ``salt`` under user seed
+``seed`` draws from ``PCG64(SeedSequence(entropy=[seed, *salt],
+spawn_key=(SPLIT_IDS[s], b)))``, so any block can be generated alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+import numpy as np
+
+SPLIT_IDS: dict[str, int] = {"train": 0, "validation": 1, "test": 2, "test_long": 3}
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_LN2 = 0.6931471805599453
+_TWO_PI = 6.283185307179586
+
+
+def salt_words(*parts: object) -> list[int]:
+    """Turns arbitrary JSON-serialisable parts into four 32-bit salt words.
+
+    Args:
+        *parts: Values that identify a dataset (task name, version, config).
+
+    Returns:
+        Four integers in ``[0, 2**32)`` taken from a SHA-256 digest.
+    """
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+
+
+def block_bit_generator(seed: int, salt: Sequence[int], split: str, block: int) -> np.random.PCG64:
+    """Returns the bit generator of one block of one split.
+
+    Args:
+        seed: The user's seed, a non-negative integer.
+        salt: Salt words that identify the task and its configuration.
+        split: Split name, one of ``SPLIT_IDS``.
+        block: Index of the block of examples within the split.
+
+    Returns:
+        A freshly seeded ``PCG64``.
+    """
+    sequence = np.random.SeedSequence(entropy=[int(seed), *salt], spawn_key=(SPLIT_IDS[split], int(block)))
+    return np.random.PCG64(sequence)
+
+
+class Draws:
+    """Vectorised random values computed from raw ``PCG64`` output only."""
+
+    def __init__(self, bit_generator: np.random.PCG64) -> None:
+        self._bits = bit_generator
+
+    def raw(self, shape: int | tuple[int, ...]) -> np.ndarray:
+        """Raw uint64 words."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        count = int(np.prod(shape, dtype=np.int64))
+        return self._bits.random_raw(count).astype(np.uint64).reshape(shape)
+
+    def uniform(self, shape: int | tuple[int, ...]) -> np.ndarray:
+        """Float64 uniforms in ``[0, 1)`` with 53 random bits each."""
+        return bits_to_uniform(self.raw(shape))
+
+    def integers(self, low: int | np.ndarray, high: int | np.ndarray, shape: int | tuple[int, ...]) -> np.ndarray:
+        """Integers in ``[low, high)``, with ``low``/``high`` broadcastable to ``shape``."""
+        span = np.asarray(high, dtype=np.int64) - np.asarray(low, dtype=np.int64)
+        offset = np.floor(self.uniform(shape) * span).astype(np.int64)
+        return np.asarray(low, dtype=np.int64) + np.minimum(offset, span - 1)
+
+    def normal(self, shape: int | tuple[int, ...]) -> np.ndarray:
+        """Standard normal float64 values (Box-Muller)."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return uniforms_to_normal(self.uniform(shape), self.uniform(shape))
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A uniformly random permutation of ``range(n)``."""
+        return np.argsort(self.raw(n), kind="stable")
+
+
+def bits_to_uniform(bits: np.ndarray) -> np.ndarray:
+    """Maps uint64 words to float64 uniforms in ``[0, 1)``."""
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def splitmix64(values: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, a counter-based 64-bit hash (vectorised)."""
+    z = np.asarray(values, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def fnv1a_rows(tokens: np.ndarray, lengths: np.ndarray, start: np.ndarray | int = 0) -> np.ndarray:
+    """64-bit FNV-1a hash of each row's tokens ``[start, start + length)``.
+
+    Args:
+        tokens: Integer array of shape ``(n, width)``.
+        lengths: Number of tokens to hash in each row, shape ``(n,)``.
+        start: First column hashed, a scalar or shape ``(n,)``.
+
+    Returns:
+        uint64 hashes of shape ``(n,)``; the length is mixed in too.
+    """
+    tokens = np.asarray(tokens)
+    n, width = tokens.shape
+    lengths = np.asarray(lengths, dtype=np.int64)
+    start = np.broadcast_to(np.asarray(start, dtype=np.int64), (n,))
+    rows = np.arange(n)
+    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(int(lengths.max(initial=0))):
+            active = offset < lengths
+            column = np.minimum(start + offset, width - 1)
+            value = tokens[rows, column].astype(np.int64).astype(np.uint64) + np.uint64(1)
+            h = np.where(active, (h ^ value) * _FNV_PRIME, h)
+        h = (h ^ lengths.astype(np.uint64)) * _FNV_PRIME
+    return h
+
+
+def hash_buckets(hashes: np.ndarray, salt: Sequence[int], buckets: int = 100) -> np.ndarray:
+    """Maps content hashes to buckets in ``[0, buckets)`` (independent of the user seed)."""
+    key = np.uint64((salt[0] << 32) | salt[1])
+    mixed = splitmix64(np.asarray(hashes, dtype=np.uint64) ^ key)
+    return np.floor(bits_to_uniform(mixed) * buckets).astype(np.int64)
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    """Natural log of positive float64 values with basic IEEE operations only."""
+    mantissa, exponent = np.frexp(x)  # x = mantissa * 2**exponent, mantissa in [0.5, 1)
+    small = mantissa < 0.7071067811865476
+    mantissa = np.where(small, mantissa * 2.0, mantissa)
+    exponent = np.where(small, exponent - 1, exponent).astype(np.float64)
+    t = (mantissa - 1.0) / (mantissa + 1.0)  # |t| <= 0.1716
+    t2 = t * t
+    series = np.zeros_like(t)
+    for k in range(29, 0, -2):  # atanh(t) = t + t^3/3 + ...
+        series = series * t2 + 1.0 / k
+    return exponent * _LN2 + 2.0 * t * series
+
+
+def _cos_2pi(u: np.ndarray) -> np.ndarray:
+    """cos(2*pi*u) for u in [0, 1) with basic IEEE operations only."""
+    # Fold onto [0, 1/4] using the symmetries of cosine, then a Taylor series.
+    v = np.where(u > 0.5, 1.0 - u, u)  # cos is symmetric around 1/2
+    sign = np.where(v > 0.25, -1.0, 1.0)
+    v = np.where(v > 0.25, 0.5 - v, v)
+    use_sin = v > 0.125  # cos(2*pi*v) = sin(2*pi*(1/4 - v))
+    angle = np.where(use_sin, 0.25 - v, v) * _TWO_PI  # in [0, pi/4]
+    a2 = angle * angle
+    cos_series = np.zeros_like(angle)
+    sin_series = np.zeros_like(angle)
+    for k in range(20, 0, -2):  # Horner over 1 - a^2/2! + a^4/4! - ...
+        cos_series = 1.0 - a2 * cos_series / (k * (k - 1))
+        sin_series = 1.0 - a2 * sin_series / ((k + 1) * k)
+    return sign * np.where(use_sin, angle * sin_series, cos_series)
+
+
+def uniforms_to_normal(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Box-Muller transform of two uniform arrays in ``[0, 1)`` to standard normals."""
+    radius = np.sqrt(-2.0 * _log(1.0 - u1))
+    return radius * _cos_2pi(u2)
+
+
+def sequential_sum(values: np.ndarray) -> np.ndarray:
+    """Sums over the last axis in a fixed left-to-right order (bit-reproducible)."""
+    total = np.zeros(values.shape[:-1], dtype=values.dtype)
+    for j in range(values.shape[-1]):
+        total = total + values[..., j]
+    return total

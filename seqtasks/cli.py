@@ -1,0 +1,192 @@
+"""The ``seqtasks`` command line: list, show, export, fingerprint, demo (and build, with TensorFlow)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from seqtasks import fingerprint as fingerprints
+from seqtasks.registry import get_preset, list_presets, list_tasks, make
+from seqtasks.tasks.base import Task
+
+console = Console()
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, object]:
+    """Parses ``key=value`` overrides; values are JSON when they parse, else strings."""
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"invalid --param {pair!r}; allowed: key=value")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _describe_example(task: Task, example: dict[str, np.ndarray]) -> str:
+    """One line per example, in the task's own terms."""
+    if task.name == "reber_grammar":
+        alphabet = task.alphabet
+        legal = ["{" + "".join(alphabet[j] for j in np.flatnonzero(row)) + "}" for row in example["next_symbols"]]
+        return f"{example['text']}  next: {' '.join(legal)}"
+    if task.name == "sequence_reversal":
+        return f"{example['inputs'].tolist()} -> {example['targets'].tolist()}"
+    if task.name == "char_to_vector":
+        vector = example["vector"]
+        head = " ".join(f"{x:+.3f}" for x in vector[:4])
+        return f"{example['word']!s:<14} |v|={np.linalg.norm(vector):.6f}  v[:4]=[{head} ...]"
+    if task.name == "random_labels":
+        x = example["inputs"]
+        return f"inputs {x.shape} mean={x.mean():+.3f} std={x.std():.3f}  label={int(example['label'])}"
+    return repr(example)
+
+
+def _summary(task: Task, batch: dict[str, np.ndarray]) -> str:
+    if task.name == "random_labels":
+        block = task.config.label_block
+        labels = task.generate("train", 0, 4 * block, seed=0)["label"].reshape(4, block)
+        return f"positives per block of {block}: {labels.sum(axis=1).tolist()}"
+    if "length" in batch and len(batch["length"]):
+        return f"lengths {int(batch['length'].min())}..{int(batch['length'].max())}"
+    return ""
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    table = Table(title="seqtasks")
+    table.add_column("task")
+    table.add_column("configs (default first)")
+    table.add_column("description")
+    for name in list_tasks():
+        cls, _ = get_preset(name)
+        table.add_row(name, ", ".join(list_presets(name)), cls.description)
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    task = make(args.task, **_parse_params(args.param))
+    batch = task.generate(args.split, 0, args.n, seed=args.seed)
+    console.print(f"[bold]{args.task}[/bold] split={args.split} seed={args.seed} config={task.config.to_dict()}")
+    for i, example in enumerate(task.examples(batch)):
+        console.print(f"  {i:>3}  {_describe_example(task, example)}", highlight=False)
+    console.print(f"  {_summary(task, batch)}; fingerprint {fingerprints.fingerprint(task, batch)[:16]}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    task = make(args.task, **_parse_params(args.param))
+    _, preset = get_preset(args.task)
+    n = args.n if args.n is not None else (preset.split_sizes.get(args.split) or task.natural_size(args.split))
+    if n is None:
+        raise ValueError(f"{task.name}: split {args.split!r} has no default size; pass -n")
+    out = Path(args.out or f"{args.task.replace('/', '_')}_{args.split}.{args.format}")
+    batch = task.generate(args.split, 0, n, seed=args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Write to a temporary file in the same folder and rename: never a partial file.
+    handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            if args.format == "npz":
+                np.savez_compressed(stream, **batch)
+            else:
+                for example in task.examples(batch):
+                    record = {k: (v.tolist() if isinstance(v, np.ndarray) else v.item()) for k, v in example.items()}
+                    stream.write((json.dumps(record) + "\n").encode())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    console.print(f"wrote {n} examples of {args.task} [{args.split}] to {out}")
+    return 0
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    if args.write:
+        fingerprints.write()
+        console.print(f"wrote {fingerprints.FINGERPRINT_FILE}")
+        return 0
+    recorded, current = fingerprints.recorded(), fingerprints.compute_all()
+    table = Table(title=f"fingerprints (seed 0, first {fingerprints.FINGERPRINT_EXAMPLES} examples)")
+    for column in ("dataset", "split", "sha256", "matches record"):
+        table.add_column(column)
+    ok = True
+    for name, splits in current.items():
+        for split, digest in splits.items():
+            match = recorded.get(name, {}).get(split) == digest
+            ok &= match
+            table.add_row(name, split, digest[:16], "yes" if match else "[red]NO[/red]")
+    console.print(table)
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Prints examples of every task and checks every fingerprint."""
+    for name in list_tasks():
+        args_show = argparse.Namespace(task=name, param=[], split="train", n=3, seed=0)
+        cmd_show(args_show)
+        console.print()
+    return cmd_fingerprint(argparse.Namespace(write=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqtasks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list tasks and their configs").set_defaults(func=cmd_list)
+
+    def add_task_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("task", help="task or task/config, e.g. reber_grammar/embedded")
+        p.add_argument("--split", default="train")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="config override")
+
+    show = sub.add_parser("show", help="print examples of a task")
+    add_task_args(show)
+    show.add_argument("-n", type=int, default=5)
+    show.set_defaults(func=cmd_show)
+
+    export = sub.add_parser("export", help="write a split to JSON lines or .npz")
+    add_task_args(export)
+    export.add_argument("--format", choices=("jsonl", "npz"), default="jsonl")
+    export.add_argument("-n", type=int, default=None, help="examples (default: the config's split size)")
+    export.add_argument("--out", "-o", default=None)
+    export.set_defaults(func=cmd_export)
+
+    fp = sub.add_parser("fingerprint", help="check (or --write) the recorded data fingerprints")
+    fp.add_argument("--write", action="store_true", help="record new fingerprints (only for intended data changes)")
+    fp.set_defaults(func=cmd_fingerprint)
+
+    sub.add_parser("demo", help="examples of every task and a fingerprint check").set_defaults(func=cmd_demo)
+    try:
+        from seqtasks.tfds_cli import add_build_command
+    except ImportError:  # TensorFlow layers not installed
+        pass
+    else:
+        add_build_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seqtasks`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

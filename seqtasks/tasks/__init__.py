@@ -1,0 +1,1 @@
+"""Task generators; every public module here registers one task."""
