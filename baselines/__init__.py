@@ -1,0 +1,1 @@
+"""Recurrent baselines for the seqtasks tasks (Keras 3 on TensorFlow)."""

@@ -1,0 +1,80 @@
+"""The registry of training recipes: stable baselines and the failure zoo.
+
+A recipe is everything needed to train one model on one task: how to build and
+compile the model, the input encoding and the training schedule. Stable
+baselines live in ``baselines/models.py``; the deliberately naive recipes that
+reproduce the seed threads (and their fixes) live in ``baselines/zoo.py``.
+Both register here, so ``python -m baselines train --recipe NAME`` runs either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_RECIPES: dict[str, "Recipe"] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One training recipe.
+
+    Attributes:
+        name: Registry name, e.g. ``"stable_lstm"`` or ``"seed001_relu_lstm"``.
+        task: Default dataset, ``"task/config"``.
+        description: One sentence; for naive recipes, the failure it reproduces.
+        build: ``build(task, spec) -> keras.Model`` returning a compiled model,
+            where ``task`` is a ``seqtasks.Task`` and ``spec`` its
+            ``SupervisedSpec`` for ``target``.
+        batch_size: Training batch size.
+        epochs: Default number of epochs.
+        inputs: ``"one_hot"`` or ``"ids"`` (see ``seqtasks.encoding``).
+        target: The task's supervised view (``None``: its default).
+        stateful: True when the model keeps state across batches (needs a fixed batch size, no shuffling).
+        extra: Free-form settings (for example a learning rate) recorded in ``metrics.json``.
+    """
+
+    name: str
+    task: str
+    description: str
+    build: Callable[..., Any]
+    batch_size: int = 32
+    epochs: int = 10
+    inputs: str = "one_hot"
+    target: str | None = None
+    stateful: bool = False
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    """Adds a recipe; names are unique."""
+    if recipe.name in _RECIPES:
+        raise ValueError(f"recipe {recipe.name!r} is registered twice")
+    _RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe registered under ``name``."""
+    _load_all()
+    if name not in _RECIPES:
+        raise ValueError(f"invalid recipe {name!r}; allowed: one of " + ", ".join(sorted(_RECIPES)))
+    return _RECIPES[name]
+
+
+def list_recipes() -> list[str]:
+    """All recipe names, sorted."""
+    _load_all()
+    return sorted(_RECIPES)
+
+
+def _load_all() -> None:
+    import importlib
+
+    for module in ("baselines.models", "baselines.zoo"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:  # a module not written yet
+            if error.name != module:
+                raise
