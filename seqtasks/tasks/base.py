@@ -274,7 +274,8 @@ def fill_by_rejection(
     accepted: list[dict[str, np.ndarray]] = []
     have, rejected = 0, 0
     for _ in range(max_rounds):
-        candidates = draw_candidates(count)
+        # Draw enough candidates that one round usually suffices for this split's share of the hash space.
+        candidates = draw_candidates(int(count * 1.25 * HASH_BUCKETS / len(SPLIT_BUCKETS[split])))
         mask = keep(candidates)
         n_kept = int(mask.sum())
         needed = count - have
