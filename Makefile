@@ -8,16 +8,18 @@ BIN := $(VENV)/bin
 TF_EXTRA := $(if $(filter x86_64 AMD64,$(shell uname -m)),tf-cpu,tf)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
-.PHONY: demo test test-fast bench reproduce docs clean
+.PHONY: demo test test-fast bench reproduce docs docs-tasks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(TF_EXTRA),test,bench]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(TF_EXTRA),test,bench,beam,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/seqtasks demo
+	$(BIN)/python -m baselines reproduce --quick --output runs/demo/results.md --runs-dir runs/demo/runs
+	@echo "quick baseline table: runs/demo/results.md"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -27,6 +29,16 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generators.py
+	$(BIN)/python benchmarks/bench_input_pipeline.py --quick
+
+reproduce: $(STAMP)
+	$(BIN)/python -m baselines reproduce
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-tasks: $(STAMP)
+	$(BIN)/python docs/tasks/generate_pages.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

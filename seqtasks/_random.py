@@ -17,6 +17,7 @@ spawn_key=(SPLIT_IDS[s], b)))``, so any block can be generated alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ import numpy as np
 SPLIT_IDS: dict[str, int] = {"train": 0, "validation": 1, "test": 2, "test_long": 3}
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a constants, used as arbitrary odd seeds
 _FNV_PRIME = np.uint64(0x100000001B3)
 _LN2 = 0.6931471805599453
 _TWO_PI = 6.283185307179586
@@ -72,7 +73,7 @@ class Draws:
         """Raw uint64 words."""
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         count = int(np.prod(shape, dtype=np.int64))
-        return self._bits.random_raw(count).astype(np.uint64).reshape(shape)
+        return self._bits.random_raw(count).reshape(shape)  # already uint64
 
     def uniform(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Float64 uniforms in ``[0, 1)`` with 53 random bits each."""
@@ -80,9 +81,13 @@ class Draws:
 
     def integers(self, low: int | np.ndarray, high: int | np.ndarray, shape: int | tuple[int, ...]) -> np.ndarray:
         """Integers in ``[low, high)``, with ``low``/``high`` broadcastable to ``shape``."""
-        span = np.asarray(high, dtype=np.int64) - np.asarray(low, dtype=np.int64)
+        low = np.asarray(low, dtype=np.int64)
+        span = np.asarray(high, dtype=np.int64) - low
+        if span.max(initial=1) < 2**32:  # multiply-shift on the top 32 bits: exact integer arithmetic
+            offset = ((self.raw(shape) >> np.uint64(32)) * span.astype(np.uint64)) >> np.uint64(32)
+            return low + offset.astype(np.int64)
         offset = np.floor(self.uniform(shape) * span).astype(np.int64)
-        return np.asarray(low, dtype=np.int64) + np.minimum(offset, span - 1)
+        return low + np.minimum(offset, span - 1)
 
     def normal(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Standard normal float64 values (Box-Muller)."""
@@ -107,31 +112,37 @@ def splitmix64(values: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def fnv1a_rows(tokens: np.ndarray, lengths: np.ndarray, start: np.ndarray | int = 0) -> np.ndarray:
-    """64-bit FNV-1a hash of each row's tokens ``[start, start + length)``.
+def hash_rows(tokens: np.ndarray, lengths: np.ndarray, start: int = 0) -> np.ndarray:
+    """64-bit hash of each row's tokens ``[start, start + length)`` (vectorised).
+
+    A multilinear hash: ``sum_j (token_j + 1) * m_j mod 2**64`` with fixed odd
+    per-position multipliers ``m_j``, then the length is mixed in with
+    splitmix64. Integer arithmetic only, so it is the same on every machine.
 
     Args:
-        tokens: Integer array of shape ``(n, width)``.
+        tokens: Integer array of shape ``(n, width)`` with non-negative values.
         lengths: Number of tokens to hash in each row, shape ``(n,)``.
-        start: First column hashed, a scalar or shape ``(n,)``.
+        start: First column hashed (the same for every row).
 
     Returns:
-        uint64 hashes of shape ``(n,)``; the length is mixed in too.
+        uint64 hashes of shape ``(n,)``.
     """
     tokens = np.asarray(tokens)
-    n, width = tokens.shape
     lengths = np.asarray(lengths, dtype=np.int64)
-    start = np.broadcast_to(np.asarray(start, dtype=np.int64), (n,))
-    rows = np.arange(n)
-    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    span = int(lengths.max(initial=0))
+    window = tokens[:, start : start + span].astype(np.uint64)
+    window += np.uint64(1)
+    window *= np.arange(window.shape[1])[None, :] < lengths[:, None]  # zero outside each row's span
     with np.errstate(over="ignore"):
-        for offset in range(int(lengths.max(initial=0))):
-            active = offset < lengths
-            column = np.minimum(start + offset, width - 1)
-            value = tokens[rows, column].astype(np.int64).astype(np.uint64) + np.uint64(1)
-            h = np.where(active, (h ^ value) * _FNV_PRIME, h)
-        h = (h ^ lengths.astype(np.uint64)) * _FNV_PRIME
-    return h
+        window *= _position_multipliers(window.shape[1])[None, :]
+        total = window.sum(axis=1, dtype=np.uint64)
+        return splitmix64(total ^ (lengths.astype(np.uint64) * _FNV_PRIME))
+
+
+@functools.lru_cache(maxsize=None)
+def _position_multipliers(width: int) -> np.ndarray:
+    """Fixed odd 64-bit multipliers of the multilinear row hash."""
+    return splitmix64(np.arange(width, dtype=np.uint64) + _FNV_OFFSET) | np.uint64(1)
 
 
 def hash_buckets(hashes: np.ndarray, salt: Sequence[int], buckets: int = 100) -> np.ndarray:

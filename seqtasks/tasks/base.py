@@ -91,7 +91,7 @@ class Task(abc.ABC, Generic[ConfigT]):
     config_class: ClassVar[type[TaskConfig]]
     version: ClassVar[str]
     """Generator version; part of the seed salt, bumped when the data changes."""
-    block_size: ClassVar[int] = 256
+    block_size: ClassVar[int] = 4096
     sequence_fields: ClassVar[tuple[str, ...]] = ()
     """Fields whose second axis is time (padded; trimmed by ``length``)."""
     needs_future_context: ClassVar[bool] = False

@@ -41,6 +41,7 @@ _NUCLEI = ("a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou", "io", 
 _CODAS = ("", "", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "ng", "rt", "x")
 _SYLLABLE_COUNT_CDF = np.array([0.25, 0.70, 0.93, 1.0])  # 1, 2, 3 or 4 syllables
 _MAX_SYLLABLES = 4
+POOL_CACHE_LIMIT = 200_000  # pools up to this size keep all vectors in memory (80 MB at dim 100)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,15 +238,22 @@ def synthetic_vectors(words: np.ndarray, config: CharToVectorConfig) -> np.ndarr
     bounded[:, 0] = ord("<")
     bounded[:, 1:-1] = codes
     bounded[np.arange(n), lengths + 1] = ord(">")
-    compositional = np.zeros((n, dim))
+    # Each distinct n-gram's vector is computed once, then added in a fixed (size, start) order.
+    occurrences = []
     for size in range(config.ngram_min, config.ngram_max + 1):
         for start in range(bounded.shape[1] - size + 1):
             valid = start + size <= lengths + 2
-            if not valid.any():
-                continue
-            hashes = _random.fnv1a_rows(bounded, np.full(n, size), start)
-            compositional += _gaussian_rows(hashes ^ ngram_key, dim) * valid[:, None]
-    idiosyncratic = _gaussian_rows(_random.fnv1a_rows(codes, lengths) ^ word_key, dim)
+            if valid.any():
+                hashes = _random.hash_rows(bounded, np.full(n, size), start)
+                occurrences.append((valid, hashes[valid] ^ ngram_key))
+    keys, inverse = np.unique(np.concatenate([k for _, k in occurrences]), return_inverse=True)
+    ngram_vectors = _gaussian_rows(keys, dim)
+    compositional = np.zeros((n, dim))
+    offset = 0
+    for valid, occurrence_keys in occurrences:
+        compositional[valid] += ngram_vectors[inverse[offset : offset + len(occurrence_keys)]]
+        offset += len(occurrence_keys)
+    idiosyncratic = _gaussian_rows(_random.hash_rows(codes, lengths) ^ word_key, dim)
     a = config.compositional_weight
     mixed = math.sqrt(a) * _unit(compositional) + math.sqrt(1.0 - a) * _unit(idiosyncratic)
     return _unit(mixed).astype(np.float32)
@@ -296,6 +304,13 @@ class CharToVector(Task[CharToVectorConfig]):
             return words, vectors, alphabet
         return synthetic_words(c.vocab_size, c.vocab_seed, c.min_word_length, longest), None, LOWERCASE
 
+    @functools.cached_property
+    def _synthetic_pool_vectors(self) -> np.ndarray:
+        """Vectors of every pool word, computed once (vectors depend on the word only)."""
+        words = self._pool[0]
+        chunks = [synthetic_vectors(words[i : i + 4096], self.config) for i in range(0, len(words), 4096)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.config.dim), np.float32)
+
     @property
     def alphabet(self) -> str:
         """Characters of the words; ``chars`` holds indices into this string."""
@@ -310,7 +325,7 @@ class CharToVector(Task[CharToVectorConfig]):
         short = (lengths >= c.min_word_length) & (lengths <= c.max_word_length)
         longest = c.long_max_word_length
         out = {}
-        hashes = _random.fnv1a_rows(codes, lengths)
+        hashes = _random.hash_rows(codes, lengths)
         for split in ("train", "validation", "test"):
             out[split] = np.flatnonzero(short & self.split_bucket_mask(hashes, split))
         if longest is not None:
@@ -362,6 +377,8 @@ class CharToVector(Task[CharToVectorConfig]):
         words = words_all[pool_index]
         if vectors_all is not None:
             vectors = vectors_all[pool_index]
+        elif len(words_all) <= POOL_CACHE_LIMIT:
+            vectors = self._synthetic_pool_vectors[pool_index]
         else:
             vectors = synthetic_vectors(words, self.config)
         lengths = np.char.str_len(words).astype(np.int32) if len(words) else np.zeros(0, np.int32)

@@ -49,14 +49,23 @@ MAX_SUPPORTED_LENGTH = 4000
 
 _SYMBOL = np.zeros((8, 2), dtype=np.int64)
 _NEXT = np.full((8, 2), _END, dtype=np.int64)
-_ALLOWED = np.zeros((8, 7), dtype=np.uint8)  # legal next symbols after reaching a state
+# Legal next symbols per position code: automaton states 0..7, then the embedding positions.
+_AFTER_OPEN, _AFTER_BRANCH, _AFTER_CLOSE_BRANCH, _AFTER_T, _AFTER_P = range(8, 13)
+_LEGAL = np.zeros((13, 7), dtype=np.uint8)
+_LEGAL[_AFTER_OPEN, [T, P]] = 1
+_LEGAL[_AFTER_BRANCH, B] = 1
+_LEGAL[_AFTER_CLOSE_BRANCH, E] = 1
+_LEGAL[_AFTER_T, T] = 1
+_LEGAL[_AFTER_P, P] = 1
+_ALLOWED = _LEGAL[:8]  # legal next symbols after reaching an automaton state (a view)
 for _state, _edges in _EDGES.items():
     for _choice, (_symbol, _next) in enumerate(_edges):
         _SYMBOL[_state, _choice], _NEXT[_state, _choice] = _symbol, _next
         _ALLOWED[_state, _symbol] = 1
+_SYMBOL_FLAT, _NEXT_FLAT = _SYMBOL.reshape(-1), _NEXT.reshape(-1)  # indexed by 2 * state + edge
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=None)
 def _finish_probabilities(max_remaining: int) -> np.ndarray:
     """``f[s, r]``: probability that from state s the string ends after exactly r more symbols."""
     f = np.zeros((8, max_remaining + 1), dtype=np.float64)
@@ -67,6 +76,16 @@ def _finish_probabilities(max_remaining: int) -> np.ndarray:
             (_, a), (_, b) = _EDGES[state]
             f[state, r] = 0.5 * f[a, r - 1] + 0.5 * f[b, r - 1]
     return f
+
+
+@functools.lru_cache(maxsize=None)
+def _first_edge_probabilities(max_remaining: int) -> np.ndarray:
+    """``p[s, r]``: probability of a state's first edge given the string ends in exactly r more symbols."""
+    f = _finish_probabilities(max_remaining)
+    p = np.ones((8, max_remaining + 1))
+    weight = 0.5 * f[_NEXT[:, 0][:, None], np.maximum(np.arange(max_remaining + 1) - 1, 0)[None, :]]
+    np.divide(weight, f, out=p, where=f > 0)
+    return p
 
 
 def plain_length_distribution(max_length: int) -> np.ndarray:
@@ -205,6 +224,8 @@ class ReberGrammar(Task[ReberConfig]):
             self.name,
             split,
         )
+        arrays["next_symbols"] = np.take(_LEGAL, arrays.pop("codes"), axis=0)
+        arrays["tokens"] = arrays["tokens"].astype(np.int32)
         arrays["text"] = tokens_to_text(arrays["tokens"], arrays["length"])
         arrays["_dropped"] = np.int64(dropped)
         return arrays
@@ -216,7 +237,7 @@ class ReberGrammar(Task[ReberConfig]):
         branches equally likely in every split, while the splits stay disjoint.
         """
         depth = self.config.embedding_depth
-        return _random.fnv1a_rows(arrays["tokens"], arrays["length"] - 4 * depth, 2 * depth)
+        return _random.hash_rows(arrays["tokens"], arrays["length"] - 4 * depth, 2 * depth)
 
     def _candidates(self, draws: _random.Draws, n: int, low: int, high: int) -> dict[str, np.ndarray]:
         depth = self.config.embedding_depth
@@ -253,62 +274,61 @@ def _sample_plain(draws: _random.Draws, lengths: np.ndarray) -> tuple[np.ndarray
         Token ids ``(n, max_len)`` and the automaton state after each symbol.
     """
     n, width = len(lengths), int(lengths.max())
-    f = _finish_probabilities(width)
-    tokens = np.zeros((n, width), dtype=np.int64)
-    states = np.full((n, width), _END, dtype=np.int64)
-    tokens[:, 0], states[:, 0] = B, 1
+    p_first = _first_edge_probabilities(width)
+    # Walk the longest strings first so that at step t only a prefix of rows is still active;
+    # time-major int8 buffers keep each step's writes contiguous.
+    order = np.argsort(-lengths, kind="stable")
+    sorted_lengths = lengths[order]
+    active_per_step = n - np.cumsum(np.bincount(sorted_lengths, minlength=width + 1))[:width]
+    uniforms = draws.uniform(int(active_per_step[1:].sum()))
+    tokens = np.zeros((width, n), dtype=np.int8)
+    states = np.full((width, n), _END, dtype=np.int8)
+    tokens[0], states[0] = B, 1
     state = np.ones(n, dtype=np.int64)
-    remaining = lengths - 1
+    used = 0
     for t in range(1, width):
-        active = t < lengths
-        weight_first = 0.5 * f[_NEXT[state, 0], np.maximum(remaining - 1, 0)]
-        total = f[state, remaining]
-        p_first = np.divide(weight_first, total, out=np.ones(n), where=total > 0)
-        choice = (draws.uniform(n) >= p_first).astype(np.int64)
-        symbol, following = _SYMBOL[state, choice], _NEXT[state, choice]
-        tokens[:, t] = np.where(active, symbol, 0)
-        state = np.where(active, following, state)
-        states[:, t] = np.where(active, state, _END)
-        remaining = remaining - active
-    return tokens, states
+        active = int(active_per_step[t])
+        current = state[:active]
+        edge = 2 * current + (uniforms[used : used + active] >= p_first[current, sorted_lengths[:active] - t])
+        used += active
+        tokens[t, :active] = _SYMBOL_FLAT[edge]
+        state[:active] = _NEXT_FLAT[edge]
+        states[t, :active] = state[:active]
+    unsorted_tokens = np.empty((n, width), dtype=np.int8)
+    unsorted_states = np.empty((n, width), dtype=np.int8)
+    unsorted_tokens[order], unsorted_states[order] = tokens.T, states.T
+    return unsorted_tokens, unsorted_states
 
 
 def _embed(
     inner_tokens: np.ndarray, inner_states: np.ndarray, inner_lengths: np.ndarray, branches: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Wraps plain strings in ``depth`` embeddings and computes legal-next sets."""
+    """Wraps plain strings in ``depth`` embeddings and codes each position's legal-next set.
+
+    Every position gets a code whose row in ``_LEGAL`` is its legal-next set:
+    the automaton states 0..7 inside the plain string, and the embedding codes
+    around it, so one gather later builds the whole multi-hot array.
+    """
     n, depth = branches.shape
     lengths = inner_lengths + 4 * depth
     width = int(lengths.max())
-    rows = np.arange(n)[:, None]
-    tokens = np.zeros((n, width), dtype=np.int64)
-    allowed = np.zeros((n, width, 7), dtype=np.uint8)
-    inner_cols = np.arange(inner_tokens.shape[1])[None, :]
-    inner_valid = inner_cols < inner_lengths[:, None]
-    # Inner string, shifted right by 2 * depth.
-    cols = np.where(inner_valid, inner_cols + 2 * depth, width - 1)
-    tokens[rows, cols] = np.where(inner_valid, inner_tokens, tokens[rows, cols])
-    inner_allowed = _ALLOWED[inner_states]
-    allowed[rows, cols] = np.where(inner_valid[..., None], inner_allowed, allowed[rows, cols])
+    tokens = np.zeros((n, width), dtype=np.int8)
+    codes = np.full((n, width), _END, dtype=np.int8)  # padding: empty legal set
+    inner_width = inner_tokens.shape[1]
+    tokens[:, 2 * depth : 2 * depth + inner_width] = inner_tokens
+    codes[:, 2 * depth : 2 * depth + inner_width] = inner_states
+    rows = np.arange(n)
     last = lengths - 1
     for level in range(depth):  # level 0 is the outermost embedding
         branch = branches[:, level]
-        open_b, open_branch = 2 * level, 2 * level + 1
-        close_branch, close_e = last - 2 * level - 1, last - 2 * level
-        tokens[:, open_b], tokens[:, open_branch] = B, branch
-        allowed[:, open_b, T] = allowed[:, open_b, P] = 1
-        allowed[:, open_branch, B] = 1
-        tokens[np.arange(n), close_branch], tokens[np.arange(n), close_e] = branch, E
-        allowed[np.arange(n), close_branch, E] = 1
+        tokens[:, 2 * level], tokens[:, 2 * level + 1] = B, branch
+        codes[:, 2 * level], codes[:, 2 * level + 1] = _AFTER_OPEN, _AFTER_BRANCH
+        close_branch = last - 2 * level - 1
+        tokens[rows, close_branch], tokens[rows, close_branch + 1] = branch, E
+        codes[rows, close_branch] = _AFTER_CLOSE_BRANCH
         # After the E that closes the level below, only this level's branch symbol is legal.
-        below_e = close_branch - 1
-        allowed[np.arange(n), below_e] = 0
-        allowed[np.arange(n), below_e, branch] = 1
-    return {
-        "tokens": tokens.astype(np.int32),
-        "next_symbols": allowed,
-        "length": lengths.astype(np.int32),
-    }
+        codes[rows, close_branch - 1] = np.where(branch == T, _AFTER_T, _AFTER_P)
+    return {"tokens": tokens, "codes": codes, "length": lengths.astype(np.int32)}
 
 
 def tokens_to_text(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:

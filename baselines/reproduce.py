@@ -1,0 +1,318 @@
+"""``python -m baselines reproduce [--quick]``: the grid tasks x models x seeds.
+
+Trains every stable recipe on its task for several seeds (each run is a
+``baselines.train.train`` call with its own output directory, so an
+interrupted grid resumes: finished runs are reused unless ``--fresh``), then
+writes the results table as markdown (``docs/results.md``, mean ± std over
+seeds, with the command, versions, machine and run time), as LaTeX
+(``docs/results.tex``) and one figure per task (``docs/figures/<task>.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.models import MODEL_KINDS, TASK_NAMES, recipe_name
+
+# Per task: (column header, how to read it from a run's metrics.json, number format).
+Column = tuple[str, Callable[[Mapping[str, Any]], float | None], str]
+
+
+NOT_APPLICABLE = "n/a"
+
+
+def _final(split: str, key: str) -> Callable[[Mapping[str, Any]], float | str | None]:
+    """Reads a final metric; ``n/a`` when the run's task config has no such split."""
+    return lambda run: run["final"][split].get(key) if split in run["final"] else NOT_APPLICABLE
+
+
+COLUMNS: dict[str, list[Column]] = {
+    "reber_grammar": [
+        ("test strings solved", _final("test", "strings_solved"), "{:.3f}"),
+        ("test long-range correct", _final("test", "long_range_correct"), "{:.3f}"),
+        ("test_long strings solved", _final("test_long", "strings_solved"), "{:.3f}"),
+        ("sequences until test solved", lambda run: run.get("sequences_to_solve_test"), "{:.0f}"),
+    ],
+    "sequence_reversal": [
+        ("test token acc.", _final("test", "token_accuracy"), "{:.3f}"),
+        ("test sequence acc.", _final("test", "sequence_accuracy"), "{:.3f}"),
+        ("test first-position acc.", _final("test", "first_position_accuracy"), "{:.3f}"),
+        ("test_long sequence acc.", _final("test_long", "sequence_accuracy"), "{:.3f}"),
+    ],
+    "char_to_vector": [
+        ("test MSE", _final("test", "mse"), "{:.5f}"),
+        ("test cosine", _final("test", "mean_cosine"), "{:.3f}"),
+        ("mean-vector cosine", _final("test", "mean_vector_cosine"), "{:.3f}"),
+        ("test_long cosine", _final("test_long", "mean_cosine"), "{:.3f}"),
+    ],
+    "random_labels": [
+        ("final train loss", lambda run: run.get("final_train_loss"), "{:.4f}"),
+        ("label entropy", lambda run: run.get("label_entropy"), "{:.4f}"),
+        ("test AUC", _final("test", "auc"), "{:.3f}"),
+        ("NaN-free steps", lambda run: run["nan_free_steps"] / max(run["nan_free_steps"] + run["nonfinite_steps"], 1), "{:.0%}"),
+    ],
+}
+COMMON_COLUMNS: list[Column] = [
+    ("epochs", lambda run: run["epochs_completed"], "{:.0f}"),
+    ("train size", lambda run: run["train_size"], "{:.0f}"),
+    ("wall s/run", lambda run: run["wall_time_s"], "{:.0f}"),
+]
+
+
+def _aggregate(values: Sequence[float | None], fmt: str) -> str:
+    """``mean ± std`` over seeds (sample std); missing values (e.g. never solved) are counted, not averaged."""
+    if values and all(v == NOT_APPLICABLE for v in values):
+        return NOT_APPLICABLE
+    present = [float(v) for v in values if v is not None and v != NOT_APPLICABLE and math.isfinite(float(v))]
+    if not present:
+        return "–" if not values else f"none of {len(values)}"
+    mean = fmt.format(float(np.mean(present)))
+    constant = len(set(present)) == 1  # one seed, or a setting such as the training set size
+    text = mean if constant else f"{mean} ± {fmt.format(float(np.std(present, ddof=1)))}"
+    if len(present) < len(values):
+        text += f" ({len(present)} of {len(values)})"
+    return text
+
+
+def _escape_latex(text: str) -> str:
+    return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
+
+
+def run_grid(
+    tasks: Sequence[str],
+    models: Sequence[str],
+    seeds: int,
+    quick: bool,
+    runs_dir: Path,
+    fresh: bool,
+    deterministic: bool,
+    train_options: Mapping[str, Any] | None = None,
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Trains (or reuses) every run of the grid and returns their ``metrics.json`` contents.
+
+    Args:
+        tasks: Task names (each trains on its recipe's default config).
+        models: Model kinds.
+        seeds: Seeds per cell (``0 .. seeds - 1``).
+        quick: Use each recipe's quick settings.
+        runs_dir: Parent of the per-run output directories.
+        fresh: Retrain runs that already finished.
+        deterministic: Turn on op determinism.
+        train_options: Extra keywords of ``baselines.train.train`` (``epochs``,
+            ``train_size``, ``eval_size``, ``task_overrides``).
+
+    Returns:
+        ``{(task, model): [metrics of seed 0, seed 1, ...]}``.
+    """
+    train_options = dict(train_options or {})
+    flags = "".join(
+        f" --{key.replace('_', '-')} {value}" for key, value in train_options.items() if key != "task_overrides"
+    )
+    import keras
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from baselines.train import train
+
+    grid = [(task, model, seed) for task in tasks for model in models for seed in range(seeds)]
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns) as progress:
+        bar = progress.add_task("grid", total=len(grid))
+        for task, model, seed in grid:
+            progress.update(bar, description=f"{model} on {task}, seed {seed}")
+            out = runs_dir / task / model / f"seed{seed}"
+            metrics_path = out / "metrics.json"
+            if metrics_path.exists() and not fresh and not (out / "backup").exists():
+                run = json.loads(metrics_path.read_text())
+            else:
+                run = train(
+                    recipe_name(task, model),
+                    seed=seed,
+                    out=out,
+                    quick=quick,
+                    deterministic=deterministic,
+                    verbose=0,
+                    command=f"python -m baselines train --model {model} --task {task} --seed {seed}"
+                    + (" --quick" if quick else "")
+                    + (" --deterministic" if deterministic else "")
+                    + flags
+                    + f" --out {out}",
+                    **train_options,
+                )
+                keras.backend.clear_session()
+            results.setdefault((task, model), []).append(run)
+            progress.advance(bar)
+    return results
+
+
+def _table_rows(task: str, models: Sequence[str], results: Mapping) -> tuple[list[str], list[list[str]]]:
+    columns = COLUMNS[task] + COMMON_COLUMNS
+    header = ["model", *[name for name, _, _ in columns]]
+    rows = []
+    for model in models:
+        runs = results.get((task, model), [])
+        rows.append([model, *[_aggregate([read(run) for run in runs], fmt) for _, read, fmt in columns]])
+    return header, rows
+
+
+def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> None:
+    """Per model (mean over seeds): training loss and the headline validation metric per epoch;
+    for sequence reversal also the test accuracy per output position."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from baselines.train import HEADLINE_METRIC
+
+    headline = f"val_{HEADLINE_METRIC[task]}"
+    panels = 3 if task == "sequence_reversal" else 2
+    figure, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.6))
+    for model in models:
+        runs = results.get((task, model), [])
+        if not runs:
+            continue
+        for axis, key in zip(axes[:2], ("loss", headline)):
+            curves = [[row.get(key) for row in run["per_epoch"]] for run in runs]
+            width = min(len(c) for c in curves)
+            values = np.array([[np.nan if v is None else v for v in c[:width]] for c in curves], dtype=float)
+            axis.plot(np.arange(1, width + 1), np.nanmean(values, axis=0), marker="o", label=model)
+        if task == "sequence_reversal":
+            per_position = [run["final"]["test"]["per_position_accuracy"] for run in runs]
+            width = min(len(p) for p in per_position)
+            values = np.array([[np.nan if v is None else v for v in p[:width]] for p in per_position], dtype=float)
+            axes[2].plot(np.arange(width), np.nanmean(values, axis=0), marker="o", label=model)
+    axes[0].set(xlabel="epoch", ylabel="train loss")
+    axes[1].set(xlabel="epoch", ylabel=headline.replace("val_", "validation "))
+    if task == "sequence_reversal":
+        any_run = next(run for model in models for run in results.get((task, model), []))
+        axes[2].axhline(any_run["final"]["test"]["chance_accuracy"], color="grey", linestyle="--", label="chance")
+        axes[2].set(xlabel="output position", ylabel="test accuracy")
+    for axis in axes:
+        axis.legend(fontsize=8)
+    figure.suptitle(task)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_reports(
+    results: Mapping,
+    tasks: Sequence[str],
+    models: Sequence[str],
+    seeds: int,
+    quick: bool,
+    command: str,
+    wall_seconds: float,
+    output: Path,
+    train_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Writes the markdown and LaTeX tables and one figure per task."""
+    from baselines.train import environment_versions
+
+    figures_dir = output.parent / "figures"
+    prefix = "" if output.stem == "results" else f"{output.stem}-"
+    mode = (
+        "`--quick`: small training sets and few epochs, a smoke test of the pipeline, not the published numbers"
+        if quick
+        else "each recipe's full settings"
+    )
+    if train_options:
+        mode += ", except " + ", ".join(f"{key}={value}" for key, value in train_options.items())
+    any_run = next(iter(results.values()))[0]
+    versions = any_run["versions"]
+    lines = [
+        f"# Baseline results{' (quick grid)' if quick else ''}",
+        "",
+        "Produced by:",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        f"- grid: {len(tasks)} task(s) x {len(models)} model(s) x {seeds} seed(s) (seeds 0..{seeds - 1}); {mode}",
+        f"- run time: {sum(run['wall_time_s'] for runs in results.values() for run in runs) / 60:.1f} min summed over"
+        f" the runs; this invocation took {wall_seconds / 60:.1f} min (it reuses runs finished earlier)",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, {platform.platform()}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
+        "- cells: mean ± sample std over seeds; `(k of n)`: the metric exists for only k of n seeds "
+        "(for example the test set was never solved in the others).",
+        "- every run's `metrics.json`, `history.csv`, `curves.png` and `model.keras` are under the runs directory.",
+        "",
+    ]
+    latex = [
+        "% Produced by: " + command,
+        "% " + ", ".join(f"{k} {v}" for k, v in environment_versions().items() if k != "platform"),
+    ]
+    for task in tasks:
+        header, rows = _table_rows(task, models, results)
+        task_runs = [run for model in models for run in results.get((task, model), [])]
+        dataset = task_runs[0]["task"] if task_runs else task
+        lines += [f"## {dataset}", ""]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        figure = figures_dir / f"{prefix}{task}.png"
+        plot_task(task, models, results, figure)
+        lines += ["", f"![{task}](figures/{figure.name})", ""]
+        latex += [
+            "\\begin{table}[t]",
+            "\\centering",
+            f"\\caption{{Stable recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} "
+            f"(mean $\\pm$ std over {seeds} seeds{', quick grid' if quick else ''}).}}",
+            "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+            "\\hline",
+            " & ".join(_escape_latex(cell) for cell in header) + " \\\\",
+            "\\hline",
+            *[" & ".join(_escape_latex(cell) for cell in row) + " \\\\" for row in rows],
+            "\\hline",
+            "\\end{tabular}",
+            "\\end{table}",
+            "",
+        ]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(lines) + "\n")
+    output.with_suffix(".tex").write_text("\n".join(latex) + "\n")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``reproduce`` command's flags."""
+    parser.add_argument("--quick", action="store_true", help="small sizes and few epochs: minutes on 2 CPU cores")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: 2 with --quick, else 5)")
+    parser.add_argument("--tasks", nargs="+", choices=TASK_NAMES, default=list(TASK_NAMES))
+    parser.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS))
+    parser.add_argument("--output", default="docs/results.md", help="markdown file; .tex and figures/ go next to it")
+    parser.add_argument("--runs-dir", default=None, help="per-run outputs (default runs/reproduce[-quick])")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs that already have a metrics.json")
+    parser.add_argument("--deterministic", action="store_true", help="tf.config.experimental.enable_op_determinism")
+    parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
+    parser.add_argument("--train-size", type=int, default=None, help="override every recipe's training set size")
+    parser.add_argument("--eval-size", type=int, default=None, help="cap every evaluation split")
+
+
+def run_from_args(args: argparse.Namespace, command: str) -> int:
+    """Runs the grid from parsed flags and writes the reports."""
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    if seeds < 1:
+        raise ValueError(f"invalid seeds={seeds!r}; allowed: an integer >= 1")
+    runs_dir = Path(args.runs_dir or ("runs/reproduce-quick" if args.quick else "runs/reproduce"))
+    started = time.perf_counter()
+    options = {"epochs": args.epochs, "train_size": args.train_size, "eval_size": args.eval_size}
+    options = {key: value for key, value in options.items() if value is not None}
+    results = run_grid(args.tasks, args.models, seeds, args.quick, runs_dir, args.fresh, args.deterministic, options)
+    wall = time.perf_counter() - started
+    output = Path(args.output)
+    write_reports(results, args.tasks, args.models, seeds, args.quick, command, wall, output, options)
+    print(f"wrote {output}, {output.with_suffix('.tex')} and {output.parent / 'figures'}/ in {wall / 60:.1f} min")
+    return 0

@@ -1,0 +1,486 @@
+"""Train one recipe on one task: ``python -m baselines train ...``.
+
+Writes into ``--out``:
+
+* ``model.keras``: the trained model;
+* ``metrics.json``: final metrics on every evaluation split (scored by
+  ``seqtasks.metrics``), per-epoch metrics, wall time, sequences seen,
+  NaN-free steps, environment versions and the exact command;
+* ``history.csv``: the per-epoch log (Keras ``CSVLogger``, kept across resumes);
+* ``curves.png``: learning curves.
+
+A killed run started again with the same ``--out`` resumes from the last
+completed epoch (``keras.callbacks.BackupAndRestore`` in ``out/backup``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.data import EpochShuffledBatches, SetEpoch, SplitArrays, preset_split_size, split_arrays
+from baselines.recipes import Recipe, get_recipe, list_recipes
+from seqtasks import metrics as task_metrics
+from seqtasks.registry import make
+from seqtasks.tasks.base import Task
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+_STATE_FILE = "run_state.json"
+# Scalar validation metric per task that the learning curves and the per-epoch log show.
+HEADLINE_METRIC = {
+    "reber_grammar": "strings_solved",
+    "sequence_reversal": "sequence_accuracy",
+    "char_to_vector": "mean_cosine",
+    "random_labels": "auc",
+}
+
+
+def make_strategy(name: str):
+    """The ``tf.distribute`` strategy called ``name`` (``default``: no distribution)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":  # reads TF_CONFIG; without it, a single local worker
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"invalid strategy={name!r}; allowed: one of " + ", ".join(STRATEGIES))
+
+
+def environment_versions() -> dict[str, str]:
+    """Versions of the software that produced a result."""
+    import keras
+    import tensorflow as tf
+
+    import seqtasks
+
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "seqtasks": seqtasks.__version__,
+        "platform": platform.platform(),
+    }
+    # Read from the installed metadata: importing tensorflow_datasets here would install its lazy-import
+    # hooks, which break rich's progress display thread.
+    try:
+        versions["tensorflow_datasets"] = importlib.metadata.version("tensorflow-datasets")
+    except importlib.metadata.PackageNotFoundError:
+        versions["tensorflow_datasets"] = "not installed"
+    return versions
+
+
+def predict(model, arrays: SplitArrays, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs on a split, as numpy (compiled once per model, no progress bar)."""
+    return np.asarray(model.predict(arrays.x, batch_size=batch_size, verbose=0))
+
+
+def score(task: Task, model, arrays: SplitArrays, train_mean: np.ndarray | None = None) -> dict[str, Any]:
+    """``seqtasks.metrics.evaluate`` of the model on one split."""
+    options = {"train_mean": train_mean} if task.name == "char_to_vector" else {}
+    return task_metrics.evaluate(task, arrays.batch, predict(model, arrays), **options)
+
+
+def _scalars(result: Mapping[str, Any]) -> dict[str, float]:
+    return {key: float(value) for key, value in result.items() if np.ndim(value) == 0}
+
+
+def _jsonable(value: Any) -> Any:
+    """Converts numpy values and non-finite floats (to ``None``) for strict JSON."""
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(item) for item in np.asarray(value, dtype=object).tolist()] if isinstance(
+            value, np.ndarray
+        ) else [_jsonable(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _keras_callbacks():
+    import keras
+
+    class RunState(keras.callbacks.Callback):
+        """Counts sequences and NaN-free steps, and (Reber) sequences until the test set is solved.
+
+        Its state is saved next to the ``BackupAndRestore`` checkpoint at every
+        epoch end, so a resumed run continues the counts.
+        """
+
+        def __init__(
+            self,
+            batches: EpochShuffledBatches,
+            state_path: Path,
+            solve_task: Task | None = None,
+            solve_arrays: SplitArrays | None = None,
+            eval_every: int | None = None,
+            stop_when_solved: bool = False,
+        ) -> None:
+            super().__init__()
+            self.sizes = batches.batch_sizes()
+            self.state_path = state_path
+            self.solve_task, self.solve_arrays, self.eval_every = solve_task, solve_arrays, eval_every
+            self.stop_when_solved = stop_when_solved
+            self.state = {
+                "epochs_completed": 0,
+                "sequences_seen": 0,
+                "nan_free_steps": 0,
+                "nonfinite_steps": 0,
+                "solved_at_sequences": None,
+                "next_solve_check": eval_every,
+                "solve_curve": [],
+                "train_seconds": 0.0,
+            }
+            self.resumed_from_epoch = 0
+            self._epoch_start = 0.0
+
+        def on_train_begin(self, logs=None):
+            if self.state_path.exists():
+                self.state.update(json.loads(self.state_path.read_text()))
+                self.resumed_from_epoch = int(self.state["epochs_completed"])
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            state = self.state
+            state["sequences_seen"] += self.sizes[batch]
+            loss = (logs or {}).get("loss")
+            if loss is not None and math.isfinite(float(loss)):
+                state["nan_free_steps"] += 1
+            else:
+                state["nonfinite_steps"] += 1
+            if self.eval_every and state["solved_at_sequences"] is None:
+                if state["sequences_seen"] >= state["next_solve_check"]:
+                    solved = score(self.solve_task, self.model, self.solve_arrays)["strings_solved"]
+                    state["solve_curve"].append([state["sequences_seen"], solved])
+                    if solved == 1.0:
+                        state["solved_at_sequences"] = state["sequences_seen"]
+                        if self.stop_when_solved:
+                            self.model.stop_training = True
+                    while state["next_solve_check"] <= state["sequences_seen"]:
+                        state["next_solve_check"] += self.eval_every
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.state["epochs_completed"] = epoch + 1
+            self.state["train_seconds"] += time.perf_counter() - self._epoch_start
+            if logs is not None:
+                logs["sequences_seen"] = self.state["sequences_seen"]
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            self.state_path.write_text(json.dumps(self.state))
+
+    class ValidationMetrics(keras.callbacks.Callback):
+        """Adds the task's scalar metrics on the validation split to each epoch's logs (``val_<name>``)."""
+
+        def __init__(self, task: Task, arrays: SplitArrays, train_mean: np.ndarray | None) -> None:
+            super().__init__()
+            self.task, self.arrays, self.train_mean = task, arrays, train_mean
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is None:
+                return
+            for key, value in _scalars(score(self.task, self.model, self.arrays, self.train_mean)).items():
+                logs[f"val_{key}"] = value
+
+    return RunState, ValidationMetrics
+
+
+def _read_history(path: Path) -> list[dict[str, float]]:
+    """Per-epoch rows of the CSV log, the last row of each epoch winning (a resumed epoch is rewritten)."""
+    if not path.exists():
+        return []
+    rows: dict[int, dict[str, float]] = {}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            epoch = int(row.pop("epoch"))
+            rows[epoch] = {"epoch": epoch, **{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()}}
+    return [rows[epoch] for epoch in sorted(rows)]
+
+
+def plot_curves(
+    history: Sequence[Mapping[str, float]], path: Path, title: str, headline: str, loss_floor: float | None = None
+) -> None:
+    """Learning curves: training and validation loss (with the task's loss floor), and the headline validation metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] + 1 for row in history]
+    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for key, label in (("loss", "train loss"), ("val_loss", "validation loss")):
+        if history and key in history[0]:
+            loss_axis.plot(epochs, [row[key] for row in history], marker="o", label=label)
+    if loss_floor is not None:
+        loss_axis.axhline(loss_floor, color="grey", linestyle="--", label=f"loss floor {loss_floor:.3f}")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("loss")
+    loss_axis.legend()
+    key = f"val_{headline}"
+    if history and key in history[0]:
+        metric_axis.plot(epochs, [row[key] for row in history], marker="o", color="tab:green")
+    metric_axis.set_xlabel("epoch")
+    metric_axis.set_ylabel(f"validation {headline}")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def resolve_recipe(recipe: str | None, task: str | None, model: str | None) -> Recipe:
+    """The recipe named ``recipe``, or the stable recipe of ``model`` on ``task``."""
+    if recipe is not None:
+        if model is not None:
+            raise ValueError(f"invalid model={model!r} together with recipe={recipe!r}; allowed: one of the two")
+        return get_recipe(recipe)
+    if task is None or model is None:
+        raise ValueError("invalid arguments: give --recipe, or both --task and --model")
+    from baselines.models import recipe_name
+
+    return get_recipe(recipe_name(task.partition("/")[0], model))
+
+
+def train(
+    recipe: Recipe | str,
+    *,
+    task: str | None = None,
+    seed: int = 0,
+    epochs: int | None = None,
+    out: str | os.PathLike | None = None,
+    strategy: str = "default",
+    deterministic: bool = False,
+    quick: bool = False,
+    train_size: int | None = None,
+    eval_size: int | None = None,
+    task_overrides: Mapping[str, Any] | None = None,
+    verbose: int = 1,
+    callbacks: Sequence[Any] = (),
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Trains one recipe and writes ``model.keras``, ``metrics.json``, ``history.csv`` and ``curves.png``.
+
+    Args:
+        recipe: A :class:`Recipe` or its registry name.
+        task: ``"task/config"`` to train on (``None``: the recipe's default);
+            must be the recipe's task family.
+        seed: Seed of the data, the weights and the shuffling, >= 0.
+        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting).
+        out: Output directory (``None``: ``runs/<recipe>/seed<seed>``). Rerunning
+            with the same directory resumes an interrupted run.
+        strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
+        deterministic: Turn on ``tf.config.experimental.enable_op_determinism``.
+        quick: Small sizes and few epochs (the recipe's ``extra["quick"]``).
+        train_size: Training examples (``None``: the preset's, or the quick setting).
+        eval_size: Cap on the examples of each evaluation split.
+        task_overrides: Task config fields to override (``seqtasks.make`` keywords).
+        verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
+        callbacks: Extra Keras callbacks (run after the built-in ones).
+        command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
+
+    Returns:
+        The contents of ``metrics.json``.
+    """
+    started = time.perf_counter()
+    if isinstance(recipe, str):
+        recipe = get_recipe(recipe)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"invalid seed={seed!r}; allowed: an integer >= 0")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"invalid strategy={strategy!r}; allowed: one of " + ", ".join(STRATEGIES))
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"invalid epochs={epochs!r}; allowed: an integer >= 1")
+    for name, value in (("train_size", train_size), ("eval_size", eval_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1 (or None for the default)")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"invalid verbose={verbose!r}; allowed: 0, 1 or 2")
+    quick_settings = dict(recipe.extra.get("quick", {})) if quick else {}
+    task_name = task or quick_settings.get("task") or recipe.task
+    if task_name.partition("/")[0] != recipe.task.partition("/")[0]:
+        raise ValueError(
+            f"invalid task={task_name!r} for recipe {recipe.name!r}; allowed: a config of {recipe.task.partition('/')[0]}"
+        )
+    overrides = {**quick_settings.get("task_overrides", {}), **(task_overrides or {})}
+    epochs = epochs or quick_settings.get("epochs") or recipe.epochs
+    out_dir = Path(out) if out is not None else Path("runs") / recipe.name / f"seed{seed}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    import keras
+    import tensorflow as tf
+
+    distribution = make_strategy(strategy)  # before any other TensorFlow work (multi-worker needs this)
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+    the_task = make(task_name, **overrides)
+    spec = the_task.supervised_spec(recipe.target)
+    train_size = train_size or quick_settings.get("train_size") or preset_split_size(task_name, the_task, "train")
+    eval_cap = eval_size or quick_settings.get("eval_size")
+    one_hot_targets = bool(recipe.extra.get("one_hot_targets", False))
+    train_arrays = split_arrays(the_task, "train", train_size, seed, recipe.inputs, recipe.target, one_hot_targets)
+    eval_arrays: dict[str, SplitArrays] = {}
+    for split in the_task.splits:
+        if split == "train":
+            continue
+        size = preset_split_size(task_name, the_task, split)
+        eval_arrays[split] = split_arrays(
+            the_task,
+            split,
+            min(size, eval_cap) if eval_cap else size,
+            seed,
+            recipe.inputs,
+            recipe.target,
+            one_hot_targets,
+        )
+    train_mean = (
+        np.asarray(train_arrays.batch["vector"], dtype=np.float64).mean(axis=0) if the_task.name == "char_to_vector" else None
+    )
+
+    with distribution.scope():
+        model = recipe.build(the_task, spec)
+    batches = EpochShuffledBatches(
+        train_arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=recipe.stateful
+    )
+    RunState, ValidationMetrics = _keras_callbacks()
+    eval_every = recipe.extra.get("eval_every_sequences") if the_task.name == "reber_grammar" else None
+    run_state = RunState(
+        batches,
+        out_dir / "backup" / _STATE_FILE,
+        solve_task=the_task if eval_every else None,
+        solve_arrays=eval_arrays.get("test") if eval_every else None,
+        eval_every=eval_every,
+        stop_when_solved=bool(recipe.extra.get("stop_when_solved", False)),
+    )
+    validation = eval_arrays.get("validation")
+    callback_list = [SetEpoch(batches), run_state]
+    if validation is not None:
+        callback_list.append(ValidationMetrics(the_task, validation, train_mean))
+    callback_list += [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
+        *callbacks,
+    ]
+    history_path = out_dir / "history.csv"
+    if not (out_dir / "backup").exists() and history_path.exists():
+        history_path.unlink()  # a fresh run, not a resume: start a new log
+    model.fit(
+        batches,
+        epochs=epochs,
+        shuffle=False,  # the order comes from EpochShuffledBatches, keyed by (seed, epoch)
+        validation_data=(validation.x, validation.y, validation.sample_weight) if validation is not None else None,
+        validation_batch_size=256,
+        callbacks=callback_list,
+        verbose=verbose,
+    )
+
+    final = {split: score(the_task, model, arrays, train_mean) for split, arrays in eval_arrays.items()}
+    history = _read_history(history_path)
+    state = run_state.state
+    headline = HEADLINE_METRIC.get(the_task.name, "loss")
+    result: dict[str, Any] = {
+        "recipe": recipe.name,
+        "model": recipe.extra.get("model"),
+        "task": task_name,
+        "task_config": the_task.config.to_dict(),
+        "target": recipe.target or the_task.targets()[0],
+        "seed": seed,
+        "epochs": epochs,
+        "epochs_completed": state["epochs_completed"],
+        "resumed_from_epoch": run_state.resumed_from_epoch,
+        "batch_size": recipe.batch_size,
+        "train_size": len(train_arrays),
+        "eval_sizes": {split: len(arrays) for split, arrays in eval_arrays.items()},
+        "strategy": strategy,
+        "replicas": int(distribution.num_replicas_in_sync),
+        "deterministic": deterministic,
+        "quick": quick,
+        "recipe_settings": dict(recipe.extra),
+        "final": final,
+        "final_train_loss": history[-1]["loss"] if history else None,
+        "per_epoch": history,
+        "sequences_seen": state["sequences_seen"],
+        "nan_free_steps": state["nan_free_steps"],
+        "nonfinite_steps": state["nonfinite_steps"],
+        "wall_time_s": time.perf_counter() - started,
+        "train_time_s": state["train_seconds"],
+        "versions": environment_versions(),
+        "command": command if command is not None else " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+    }
+    # The lowest mean training loss a correct model reaches (None: unknown), e.g. the label entropy.
+    result["loss_floor"] = the_task.loss_floor(train_arrays.batch) if spec.target_kind != "multi_hot" else None
+    if the_task.name == "random_labels":
+        result["label_entropy"] = the_task.label_entropy()
+    if eval_every:
+        result["sequences_to_solve_test"] = state["solved_at_sequences"]
+        result["solve_eval_every_sequences"] = eval_every
+        result["solve_curve"] = state["solve_curve"]
+    model.save(out_dir / "model.keras")
+    result = _jsonable(result)
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    plot_curves(
+        history, out_dir / "curves.png", f"{recipe.name} on {task_name}, seed {seed}", headline, result["loss_floor"]
+    )
+    return result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` command's flags."""
+    parser.add_argument("--task", help="task/config, e.g. reber_grammar/embedded (default: the recipe's)")
+    parser.add_argument("--model", choices=("lstm", "gru", "bilstm", "bigru"), help="stable baseline to train")
+    parser.add_argument("--recipe", help="a registered recipe instead of --model (see `python -m baselines recipes`)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--out", default=None, help="output directory (default runs/<recipe>/seed<seed>)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default")
+    parser.add_argument("--deterministic", action="store_true", help="tf.config.experimental.enable_op_determinism")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few epochs")
+    parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--eval-size", type=int, default=None)
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+
+
+def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
+    """Runs ``train`` from parsed flags and prints where the results are."""
+    recipe = resolve_recipe(args.recipe, args.task, args.model)
+    result = train(
+        recipe,
+        task=args.task,
+        seed=args.seed,
+        epochs=args.epochs,
+        out=args.out,
+        strategy=args.strategy,
+        deterministic=args.deterministic,
+        quick=args.quick,
+        train_size=args.train_size,
+        eval_size=args.eval_size,
+        verbose=args.verbose,
+        command=command,
+    )
+    summary = {split: _scalars(values) for split, values in result["final"].items()}
+    print(json.dumps({"recipe": result["recipe"], "task": result["task"], "final": _jsonable(summary)}, indent=2))
+    return 0
+
+
+__all__ = ["train", "resolve_recipe", "make_strategy", "list_recipes", "STRATEGIES"]

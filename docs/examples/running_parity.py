@@ -1,0 +1,78 @@
+"""Running parity of a bit string (the example of docs/adding_a_task.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from seqtasks import _random
+from seqtasks.config import TaskConfig
+from seqtasks.registry import register
+from seqtasks.tasks.base import Preset, SupervisedSpec, Task, fill_by_rejection
+
+
+@dataclasses.dataclass(frozen=True)
+class ParityConfig(TaskConfig):
+    """Configuration of the running parity task.
+
+    Attributes:
+        min_length: Shortest bit string.
+        max_length: Longest bit string.
+    """
+
+    task_name: ClassVar[str] = "running_parity"
+    min_length: int = 8
+    max_length: int = 20
+
+    def validate(self) -> None:
+        self.check_int("min_length", 1, 10_000)
+        self.check_int("max_length", self.min_length, 10_000)
+
+
+@register
+class RunningParity(Task[ParityConfig]):
+    """At every step, predict the parity of the bits read so far."""
+
+    name = "running_parity"
+    config_class = ParityConfig
+    version = "1.0.0"
+    sequence_fields = ("bits", "parity")
+    description = "Bit strings; the target at step t is the XOR of bits 0..t."
+    presets = (
+        Preset(
+            "len8to20",
+            ParityConfig(),
+            {"train": 10_000, "validation": 1_000, "test": 1_000},
+            "Bit strings of length 8..20.",
+        ),
+    )
+    default_preset = "len8to20"
+
+    def supervised_spec(self, target: str | None = None) -> SupervisedSpec:
+        self._check_target(target)
+        return SupervisedSpec("bits", 2, "parity", "sparse")
+
+    def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
+        low, high = self.config.min_length, self.config.max_length
+
+        def candidates(n: int) -> dict[str, np.ndarray]:
+            lengths = draws.integers(low, high + 1, n)
+            bits = draws.integers(0, 2, (n, high))
+            bits = np.where(np.arange(high)[None, :] < lengths[:, None], bits, 0)
+            return {"bits": bits.astype(np.int32), "length": lengths.astype(np.int32)}
+
+        def in_split(arrays: dict[str, np.ndarray]) -> np.ndarray:
+            hashes = _random.hash_rows(arrays["bits"], arrays["length"])
+            return self.split_bucket_mask(hashes, split)
+
+        arrays, dropped = fill_by_rejection(candidates, in_split, self.block_size, self.name, split)
+        valid = np.arange(arrays["bits"].shape[1])[None, :] < arrays["length"][:, None]
+        arrays["parity"] = np.where(valid, np.cumsum(arrays["bits"], axis=1) % 2, 0).astype(np.int32)
+        arrays["_dropped"] = np.int64(dropped)
+        return arrays
+
+    def loss_floor(self, batch) -> float:
+        """0: the parity is a deterministic function of the bits read so far."""
+        return 0.0

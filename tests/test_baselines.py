@@ -1,0 +1,298 @@
+"""Stable baselines: models for every task x model, training outputs, the CLI, reproduce, distribution and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import seqtasks  # noqa: E402
+from baselines import reproduce  # noqa: E402
+from baselines.__main__ import main as baselines_main  # noqa: E402
+from baselines.data import EpochShuffledBatches, split_arrays  # noqa: E402
+from baselines.models import MODEL_KINDS, TASK_NAMES, build_model, recipe_name  # noqa: E402
+from baselines.recipes import get_recipe, list_recipes  # noqa: E402
+from baselines.train import train  # noqa: E402
+from seqtasks.encoding import to_supervised  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+# Small configs of each task, so every model trains a step in well under a second.
+TINY_TASKS = {
+    "reber_grammar": ("reber_grammar/embedded", {}),
+    "sequence_reversal": ("sequence_reversal/len1to40_vocab10", {"max_length": 8, "long_max_length": 12}),
+    "char_to_vector": ("char_to_vector/synthetic_d100", {"vocab_size": 200}),
+    "random_labels": ("random_labels/t48_f16", {"time_steps": 6}),
+}
+TINY_TRAIN = {"train_size": 32, "eval_size": 16, "epochs": 1}
+
+
+def _tiny_task(task_name: str) -> seqtasks.Task:
+    name, overrides = TINY_TASKS[task_name]
+    return seqtasks.make(name, **overrides)
+
+
+def test_every_task_and_model_has_a_registered_stable_recipe():
+    names = set(list_recipes())
+    for task_name in TASK_NAMES:
+        for model in MODEL_KINDS:
+            recipe = get_recipe(recipe_name(task_name, model))
+            assert recipe.name in names and recipe.task.startswith(task_name + "/")
+            assert recipe.extra["model"] == model
+
+
+@pytest.mark.parametrize("model_kind", MODEL_KINDS)
+@pytest.mark.parametrize("task_name", TASK_NAMES)
+def test_model_shapes_recipe_and_one_training_step(task_name, model_kind):
+    task = _tiny_task(task_name)
+    spec = task.supervised_spec()
+    model = get_recipe(recipe_name(task_name, model_kind)).build(task, spec)
+    model.run_eagerly = True  # two steps do not repay compiling a graph
+    x, y, weight = to_supervised(task, task.sample(8, seed=1))
+    if y.ndim == 1:
+        y = y[:, None]
+    losses = [model.train_on_batch(x, y, sample_weight=weight, return_dict=True)["loss"] for _ in range(2)]
+    assert np.isfinite(losses).all() and model.optimizer.iterations.numpy() == 2
+    outputs = np.asarray(model(x))
+    if spec.target_kind == "sparse":
+        expected = (8, x.shape[1], spec.input_depth)
+    else:
+        expected = (8, task.config.dim) if spec.target_kind == "dense" else (8, 1)
+    assert outputs.shape == expected
+    if spec.target_kind == "sparse":
+        np.testing.assert_allclose(outputs.sum(axis=-1), 1.0, rtol=1e-5)  # softmax head
+    # The stable recipe: cuDNN-eligible tanh cells, Adam with clipnorm=1.
+    recurrent = [layer for layer in model.layers if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
+    assert len(recurrent) == 1
+    cells = [recurrent[0].forward_layer, recurrent[0].backward_layer] if model_kind.startswith("bi") else recurrent
+    for layer in cells:
+        assert layer.activation is keras.activations.tanh and layer.recurrent_dropout == 0 and not layer.unroll
+    assert model.optimizer.clipnorm == 1.0
+
+
+@pytest.mark.parametrize("model_kind", MODEL_KINDS)
+@pytest.mark.parametrize("task_name", ["sequence_reversal", "char_to_vector"])
+def test_padding_is_ignored(task_name, model_kind):
+    """Extra zero-padded steps change no output at a real step (the backward direction too)."""
+    task = _tiny_task(task_name)
+    model = build_model(task, task.supervised_spec(), model=model_kind, units=8, learning_rate=1e-3)
+    x, _, weight = to_supervised(task, task.sample(6, seed=2))
+    padded = np.concatenate([x, np.zeros((x.shape[0], 5, x.shape[2]), np.float32)], axis=1)
+    short, long = np.asarray(model(x)), np.asarray(model(padded))
+    if task.supervised_spec().per_step:
+        real = weight > 0
+        np.testing.assert_allclose(short[real], long[:, : x.shape[1]][real], rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_allclose(short, long, rtol=1e-5, atol=1e-6)
+
+
+def test_build_model_rejects_bad_parameters():
+    task = _tiny_task("sequence_reversal")
+    spec = task.supervised_spec()
+    with pytest.raises(ValueError, match="invalid model='rnn'; allowed: one of lstm, gru, bilstm, bigru"):
+        build_model(task, spec, model="rnn", units=4, learning_rate=1e-3)
+    with pytest.raises(ValueError, match="invalid units=0; allowed: an integer >= 1"):
+        build_model(task, spec, model="lstm", units=0, learning_rate=1e-3)
+    with pytest.raises(ValueError, match="invalid learning_rate=0"):
+        build_model(task, spec, model="lstm", units=4, learning_rate=0)
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    task = _tiny_task("sequence_reversal")
+    arrays = split_arrays(task, "train", 40, seed=0)
+    first, second = EpochShuffledBatches(arrays, 16, seed=3), EpochShuffledBatches(arrays, 16, seed=3)
+    first.set_epoch(2)
+    second.set_epoch(0)
+    second.set_epoch(2)
+    np.testing.assert_array_equal(first.order, second.order)
+    assert sorted(first.order.tolist()) == list(range(40))
+    assert [len(first[i][0]) for i in range(len(first))] == first.batch_sizes() == [16, 16, 8]
+    first.set_epoch(3)
+    assert not np.array_equal(first.order, second.order)
+    full_only = EpochShuffledBatches(arrays, 16, seed=0, shuffle=False, drop_remainder=True)
+    assert full_only.batch_sizes() == [16, 16] and len(full_only) == 2
+    np.testing.assert_array_equal(full_only[1][0], arrays.x[16:32])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "task_name, model_kind",
+    [("reber_grammar", "lstm"), ("sequence_reversal", "bigru"), ("char_to_vector", "gru"), ("random_labels", "bilstm")],
+)
+def test_train_writes_model_metrics_and_curves(tmp_path, task_name, model_kind):
+    name, overrides = TINY_TASKS[task_name]
+    sizes = {**TINY_TRAIN, "train_size": 64 if task_name == "reber_grammar" else 32}  # Reber: one solve check
+    result = train(
+        recipe_name(task_name, model_kind),
+        task=name,
+        task_overrides=overrides,
+        seed=1,
+        out=tmp_path,
+        verbose=0,
+        command="test",
+        **sizes,
+    )
+    for file in ("model.keras", "metrics.json", "history.csv", "curves.png"):
+        assert (tmp_path / file).stat().st_size > 0
+    assert not (tmp_path / "backup").exists()  # removed after a completed run
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk == result
+    task = seqtasks.make(name, **overrides)
+    assert set(result["final"]) == set(task.splits) - {"train"}
+    assert result["sequences_seen"] == result["train_size"] == sizes["train_size"]
+    steps = -(-sizes["train_size"] // get_recipe(recipe_name(task_name, model_kind)).batch_size)
+    assert result["nan_free_steps"] == steps and result["nonfinite_steps"] == 0
+    assert len(result["per_epoch"]) == 1 and np.isfinite(result["per_epoch"][0]["loss"])
+    assert set(result["versions"]) >= {"python", "numpy", "tensorflow", "keras", "tensorflow_datasets", "seqtasks"}
+    assert result["command"] == "test" and result["wall_time_s"] > 0
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert reloaded.count_params() > 0
+    headline = {"reber_grammar": "strings_solved", "sequence_reversal": "token_accuracy",
+                "char_to_vector": "mean_cosine", "random_labels": "auc"}[task_name]
+    assert 0.0 <= result["final"]["test"][headline] <= 1.0 or task_name == "char_to_vector"
+    if task_name == "reber_grammar":
+        assert result["sequences_to_solve_test"] is None  # 64 sequences are far too few
+        assert result["solve_curve"] == [[64, result["final"]["test"]["strings_solved"]]]
+    if task_name == "random_labels":
+        assert result["label_entropy"] == pytest.approx(task.label_entropy())
+
+
+def test_train_rejects_bad_parameters(tmp_path):
+    with pytest.raises(ValueError, match="invalid strategy='tpu'; allowed: one of default, mirrored, multiworker"):
+        train(recipe_name("reber_grammar", "lstm"), out=tmp_path, strategy="tpu")
+    with pytest.raises(ValueError, match="invalid seed=-1"):
+        train(recipe_name("reber_grammar", "lstm"), out=tmp_path, seed=-1)
+    with pytest.raises(ValueError, match="invalid task='sequence_reversal' for recipe"):
+        train(recipe_name("reber_grammar", "lstm"), out=tmp_path, task="sequence_reversal")
+    with pytest.raises(ValueError, match="invalid train_size=0; allowed: an integer >= 1"):
+        train(recipe_name("reber_grammar", "lstm"), out=tmp_path, train_size=0)
+    with pytest.raises(ValueError, match="invalid recipe 'nope'"):
+        train("nope", out=tmp_path)
+
+
+@pytest.mark.slow
+def test_cli_train_and_recipes(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = baselines_main(
+        ["train", "--task", "sequence_reversal/len5_vocab10", "--model", "lstm", "--seed", "0", "--out", str(out),
+         "--epochs", "1", "--train-size", "64", "--eval-size", "32", "--verbose", "0"]
+    )
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["command"].startswith("python -m baselines train --task sequence_reversal/len5_vocab10")
+    assert len(metrics["final"]["test"]["per_position_accuracy"]) == 5
+    assert baselines_main(["recipes"]) == 0
+    assert "stable_bigru_char_to_vector" in capsys.readouterr().out
+    assert baselines_main(["train", "--model", "lstm"]) == 2  # no task: a clear error, not a traceback
+    assert "give --recipe, or both --task and --model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reproduce_writes_tables_and_figures(tmp_path):
+    results = reproduce.run_grid(
+        ["sequence_reversal"], ["lstm"], seeds=2, quick=True, runs_dir=tmp_path / "runs", fresh=False,
+        deterministic=False, train_options={"train_size": 64, "eval_size": 32, "epochs": 1},
+    )
+    assert len(results[("sequence_reversal", "lstm")]) == 2
+    output = tmp_path / "docs" / "results.md"
+    reproduce.write_reports(results, ["sequence_reversal"], ["lstm", "bilstm"], 2, True, "python -m baselines x", 1.0, output)
+    text = output.read_text()
+    assert "python -m baselines x" in text and "| bilstm | – |" in text and " ± " in text  # bilstm: no runs
+    first_row = next(line for line in text.splitlines() if line.startswith("| lstm |"))
+    token_accuracy = [results[("sequence_reversal", "lstm")][s]["final"]["test"]["token_accuracy"] for s in (0, 1)]
+    spread = f" ± {np.std(token_accuracy, ddof=1):.3f}" if token_accuracy[0] != token_accuracy[1] else ""
+    assert first_row.split(" | ")[1] == f"{np.mean(token_accuracy):.3f}{spread}"
+    assert "\\begin{tabular}" in output.with_suffix(".tex").read_text()
+    assert (tmp_path / "docs" / "figures" / "sequence_reversal.png").stat().st_size > 0
+    # A second invocation reuses the finished runs instead of training again.
+    again = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False, {})
+    assert again[("sequence_reversal", "lstm")] == results[("sequence_reversal", "lstm")]
+
+
+def test_aggregate_counts_missing_values():
+    assert reproduce._aggregate([1.0, 3.0], "{:.1f}") == "2.0 ± 1.4"
+    assert reproduce._aggregate([256, 256], "{:.0f}") == "256"
+    assert reproduce._aggregate([100.0, None], "{:.0f}") == "100 (1 of 2)"
+    assert reproduce._aggregate([None, None], "{:.0f}") == "none of 2"
+    assert reproduce._aggregate(["n/a", "n/a"], "{:.0f}") == "n/a"
+    assert reproduce._final("test_long", "sequence_accuracy")({"final": {"test": {}}}) == "n/a"
+
+
+def _run_python(code: str, tmp_path: Path, timeout: int = 300) -> dict:
+    """Runs ``code`` in a fresh interpreter (device setup and op determinism are process-wide)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
+    result = _run_python(
+        """
+        import json, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from baselines.train import train
+        result = train("stable_gru_sequence_reversal", task="sequence_reversal/len5_vocab10", strategy="mirrored",
+                       seed=0, epochs=2, train_size=128, eval_size=64, out="run", verbose=0, command="test")
+        print(json.dumps({"replicas": result["replicas"], "loss": [r["loss"] for r in result["per_epoch"]],
+                          "accuracy": result["final"]["test"]["token_accuracy"],
+                          "devices": len(tf.config.list_logical_devices("CPU"))}))
+        """,
+        tmp_path,
+    )
+    assert result["devices"] == 2 and result["replicas"] == 2
+    assert all(np.isfinite(result["loss"])) and result["loss"][1] < result["loss"][0]
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    """Interrupt after 2 of 4 epochs, rerun with the same --out: it resumes at epoch 2 and, with op
+    determinism on, ends with exactly the metrics of a run that was never interrupted."""
+    result = _run_python(
+        """
+        import json, keras
+        from baselines.train import train
+
+        class Killed(Exception):
+            pass
+
+        class KillAtEpoch(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 2:
+                    raise Killed()
+
+        options = dict(task="sequence_reversal/len5_vocab10", seed=3, epochs=4, train_size=96, eval_size=48,
+                       deterministic=True, verbose=0, command="test")
+        try:
+            train("stable_lstm_sequence_reversal", out="interrupted", callbacks=[KillAtEpoch()], **options)
+        except Killed:
+            pass
+        keras.backend.clear_session()
+        resumed = train("stable_lstm_sequence_reversal", out="interrupted", **options)
+        keras.backend.clear_session()
+        straight = train("stable_lstm_sequence_reversal", out="straight", **options)
+        keep = ("final", "per_epoch", "sequences_seen", "nan_free_steps", "epochs_completed", "resumed_from_epoch")
+        print(json.dumps({"resumed": {k: resumed[k] for k in keep}, "straight": {k: straight[k] for k in keep}}))
+        """,
+        tmp_path,
+    )
+    resumed, straight = result["resumed"], result["straight"]
+    assert resumed["resumed_from_epoch"] == 2 and straight["resumed_from_epoch"] == 0
+    assert resumed["epochs_completed"] == straight["epochs_completed"] == 4
+    assert resumed["sequences_seen"] == straight["sequences_seen"] == 4 * 96
+    assert [row["epoch"] for row in resumed["per_epoch"]] == [0, 1, 2, 3]
+    assert resumed["final"] == straight["final"]  # bit-identical metrics, per-position accuracies included
+    assert resumed["per_epoch"] == straight["per_epoch"]

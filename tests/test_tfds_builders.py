@@ -1,0 +1,266 @@
+"""tfds builders: registration, info, builds through tfds.load, interruption, determinism, Beam."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import seqtasks
+from seqtasks import tfds_builders
+from seqtasks.fingerprint import fingerprint
+from tfds_helpers import (
+    SMALL_SIZES,
+    TINY_CHAR_TO_VECTOR,
+    TINY_CHAR_TO_VECTOR_SIZES,
+    TINY_RANDOM_LABELS,
+    TINY_REBER,
+    TINY_REVERSAL,
+    file_digests,
+)
+
+# DatasetBuilderTestCase wants a dummy-data folder even for builders that download nothing.
+_NO_DUMMY_DATA = tempfile.mkdtemp(prefix="seqtasks_no_dummy_data_")
+
+
+class ReberGrammarBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = tfds_builders.BUILDERS["reber_grammar"]
+    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_REBER]
+    SPLITS = SMALL_SIZES
+    EXAMPLE_DIR = _NO_DUMMY_DATA
+
+
+class SequenceReversalBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = tfds_builders.BUILDERS["sequence_reversal"]
+    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_REVERSAL]
+    SPLITS = SMALL_SIZES
+    EXAMPLE_DIR = _NO_DUMMY_DATA
+
+
+class CharToVectorBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = tfds_builders.BUILDERS["char_to_vector"]
+    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_CHAR_TO_VECTOR]
+    SPLITS = TINY_CHAR_TO_VECTOR_SIZES
+    EXAMPLE_DIR = _NO_DUMMY_DATA
+
+
+class RandomLabelsBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = tfds_builders.BUILDERS["random_labels"]
+    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_RANDOM_LABELS]
+    SPLITS = {"train": 64, "validation": 32, "test": 32}
+    EXAMPLE_DIR = _NO_DUMMY_DATA
+
+
+# The public contract: builder names, config names and feature names.
+CONTRACT = {
+    "reber_grammar": ({"reber", "embedded"}, "embedded", {"text", "tokens", "next_symbols"}),
+    "sequence_reversal": ({"len5_vocab10", "len1to40_vocab2"}, "len5_vocab10", {"inputs", "targets"}),
+    "char_to_vector": ({"synthetic_d100"}, "synthetic_d100", {"word", "chars", "vector"}),
+    "random_labels": ({"t672_f16", "t48_f16"}, "t672_f16", {"inputs", "label"}),
+}
+
+
+def test_every_task_has_a_builder_with_a_config_per_preset():
+    assert set(tfds_builders.BUILDERS) == set(seqtasks.list_tasks())
+    registered = set(tfds.list_builders(with_community_datasets=False))
+    for task_name, builder_cls in tfds_builders.BUILDERS.items():
+        assert task_name in registered
+        assert [c.name for c in builder_cls.BUILDER_CONFIGS] == seqtasks.list_presets(task_name)
+
+
+@pytest.mark.parametrize("task_name", sorted(CONTRACT))
+def test_builder_info_matches_the_contract(task_name, tmp_path):
+    configs, default, fields = CONTRACT[task_name]
+    builder = tfds.builder(task_name, data_dir=tmp_path)
+    task_cls, _ = seqtasks.get_preset(task_name)
+    assert builder.builder_config.name == default
+    assert configs <= set(builder.builder_configs)
+    info = builder.info
+    assert fields <= set(info.features.keys())
+    assert str(info.version) == task_cls.version and str(builder.VERSION) in builder.RELEASE_NOTES
+    assert info.description == task_cls.description and info.description
+    assert info.citation == task_cls.citation and "@" in info.citation
+    inputs, targets = info.supervised_keys
+    assert {inputs, targets} <= set(info.features.keys()) and inputs != targets
+    assert not builder.is_prepared()
+
+
+def test_reber_supervised_keys_are_tokens_to_legal_set(tmp_path):
+    assert tfds.builder("reber_grammar", data_dir=tmp_path).info.supervised_keys == ("tokens", "next_symbols")
+
+
+def _as_numpy_list(dataset) -> list[dict]:
+    return list(tfds.as_numpy(dataset))
+
+
+@pytest.fixture(scope="module")
+def embedded_reber(tmp_path_factory):
+    """The published reber_grammar/embedded, loaded through tfds.load from a fresh data_dir."""
+    data_dir = tmp_path_factory.mktemp("tfds_reber")
+    splits = ["train", "validation", "test", "test_long"]
+    datasets, info = tfds.load("reber_grammar/embedded", split=splits, data_dir=data_dir, with_info=True)
+    return dict(zip(splits, (_as_numpy_list(ds) for ds in datasets))), info, data_dir
+
+
+def test_tfds_load_reber_embedded_sizes_fields_and_canonical_order(embedded_reber):
+    splits, info, _ = embedded_reber
+    task = seqtasks.make("reber_grammar/embedded")
+    _, preset = seqtasks.get_preset("reber_grammar/embedded")
+    for split, examples in splits.items():
+        assert len(examples) == preset.split_sizes[split] == info.splits[split].num_examples
+        expected = task.examples(task.generate(split, 0, len(examples), seed=0))
+        for got, want in zip(examples, expected):
+            assert got["text"].decode() == want["text"]
+            np.testing.assert_array_equal(got["tokens"], want["tokens"])
+            np.testing.assert_array_equal(got["next_symbols"], want["next_symbols"])
+            assert got["tokens"].dtype == np.int32 and got["next_symbols"].shape == (len(want["text"]), 7)
+
+
+def test_tfds_load_reber_splits_disjoint_and_test_long_longer(embedded_reber):
+    splits, _, _ = embedded_reber
+    strings = {split: {ex["text"] for ex in examples} for split, examples in splits.items()}
+    names = sorted(strings)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not strings[a] & strings[b], (a, b)
+    longest_train = max(len(ex["text"]) for ex in splits["train"])
+    assert min(len(ex["text"]) for ex in splits["test_long"]) > longest_train
+
+
+def test_tfds_load_as_supervised_feeds_keras(embedded_reber):
+    _, _, data_dir = embedded_reber
+    dataset = tfds.load("reber_grammar/embedded", split="test", as_supervised=True, data_dir=data_dir)
+    tokens, legal = next(iter(tfds.as_numpy(dataset)))
+    assert tokens.ndim == 1 and legal.shape == (len(tokens), 7)
+    assert legal[0, 1] == 1 and legal[0, 4] == 1  # after B, T or P
+
+
+def test_build_matches_recorded_fingerprint(embedded_reber):
+    """The prepared data is the published data: the first 256 test examples give the generator's fingerprint."""
+    splits, _, _ = embedded_reber
+    task = seqtasks.make("reber_grammar/embedded")
+    generated = task.generate("test", 0, 256, seed=0)
+    examples = splits["test"]
+    width = max(len(ex["tokens"]) for ex in examples)
+    tokens = np.zeros((len(examples), width), np.int32)
+    symbols = np.zeros((len(examples), width, 7), np.uint8)
+    for i, ex in enumerate(examples):
+        tokens[i, : len(ex["tokens"])], symbols[i, : len(ex["tokens"])] = ex["tokens"], ex["next_symbols"]
+    rebuilt = {
+        "tokens": tokens,
+        "next_symbols": symbols,
+        "length": np.array([ex["length"] for ex in examples], np.int32),
+        "text": np.array([ex["text"].decode() for ex in examples]),
+    }
+    assert fingerprint(task, rebuilt) == fingerprint(task, generated)
+
+
+@pytest.mark.parametrize(
+    "builder_config, task_name",
+    [(TINY_REVERSAL, "sequence_reversal"), (TINY_CHAR_TO_VECTOR, "char_to_vector")],
+    ids=["sequence_reversal", "char_to_vector"],
+)
+def test_tfds_load_variable_length_splits(builder_config, task_name, tmp_path):
+    task = tfds_builders.BUILDERS[task_name](config=builder_config, data_dir=tmp_path).task
+    field = task.sequence_fields[0]
+    splits = {}
+    for split in task.splits:
+        dataset = tfds.load(task_name, split=split, data_dir=tmp_path, builder_kwargs={"config": builder_config})
+        splits[split] = _as_numpy_list(dataset)
+    assert set(splits) == {"train", "validation", "test", "test_long"}
+    expected_sizes = {s: builder_config.preset.split_sizes[s] or task.natural_size(s) for s in splits}
+    assert {s: len(v) for s, v in splits.items()} == expected_sizes
+    contents = {s: {tuple(ex[field].tolist()) for ex in v} for s, v in splits.items()}
+    for a in contents:
+        for b in contents:
+            if a < b:
+                assert not contents[a] & contents[b], (a, b)
+    train_lengths = [len(ex[field]) for ex in splits["train"]]
+    assert min(len(ex[field]) for ex in splits["test_long"]) > max(train_lengths)
+    if task_name == "char_to_vector":
+        vectors = np.stack([ex["vector"] for ex in splits["test"]])
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    else:
+        for ex in splits["test_long"]:
+            np.testing.assert_array_equal(ex["targets"], ex["inputs"][::-1])
+
+
+def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
+    original = tfds_builders.examples_in_range
+
+    def failing_on_test_split(example_range, task_cls, config, split):
+        if split == "test":
+            raise KeyboardInterrupt("simulated interruption")
+        yield from original(example_range, task_cls, config, split)
+
+    monkeypatch.setattr(tfds_builders, "examples_in_range", failing_on_test_split)
+    builder = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        builder.download_and_prepare()
+    # Only tfds's incomplete.* folder (or nothing) is left; no version folder.
+    leftovers = [p.name for p in (tmp_path / "sequence_reversal" / "tiny_len1to8").iterdir()]
+    assert "1.0.0" not in leftovers and all(name.startswith("incomplete") for name in leftovers)
+    fresh = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
+    assert not fresh.is_prepared()
+    with pytest.raises(AssertionError, match="not found|prepare"):
+        tfds.load("sequence_reversal", split="train", data_dir=tmp_path, download=False,
+                  builder_kwargs={"config": TINY_REVERSAL})
+    monkeypatch.setattr(tfds_builders, "examples_in_range", original)
+    fresh.download_and_prepare()
+    assert fresh.is_prepared() and fresh.info.splits["test"].num_examples == SMALL_SIZES["test"]
+
+
+@pytest.mark.slow
+def test_two_builds_in_two_processes_give_identical_files(tmp_path):
+    """Byte-identical files, even across processes (tfds alone orders each Example's feature map per process)."""
+    tfds.builder("reber_grammar", config=TINY_REBER, data_dir=tmp_path / "a").download_and_prepare()
+    tests_dir = Path(__file__).resolve().parent
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "import tensorflow_datasets as tfds, seqtasks\n"
+        "from tfds_helpers import TINY_REBER\n"
+        "tfds.builder('reber_grammar', config=TINY_REBER, data_dir=sys.argv[3]).download_and_prepare()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(tests_dir.parent), str(tests_dir), str(tmp_path / "b")],
+        check=True, capture_output=True, text=True,
+    )
+    version_dir = Path("reber_grammar") / "tiny_embedded" / "1.0.0"
+    first, second = file_digests(tmp_path / "a" / version_dir), file_digests(tmp_path / "b" / version_dir)
+    assert sum(".tfrecord-" in name for name in first) == 4
+    # All of it, dataset_info.json included: tfds 4.9.10 writes no timestamps or paths into
+    # the version folder, and the examples are written in index order (shuffling disabled).
+    assert first == second
+
+
+@pytest.mark.beam
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("apache_beam") is None, reason="needs apache-beam (the beam extra)")
+def test_beam_direct_runner_build_equals_plain_build(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    plain = tfds.builder("reber_grammar", config=TINY_REBER, data_dir=tmp_path / "plain")
+    plain.download_and_prepare()
+    beam = tfds.builder("reber_grammar", config=TINY_REBER, data_dir=tmp_path / "beam")
+    options = PipelineOptions(["--runner=DirectRunner"])
+    beam.download_and_prepare(download_config=tfds.download.DownloadConfig(beam_options=options))
+    assert beam._beam_requested and not plain._beam_requested  # the Beam path really ran
+    for split in plain.info.splits:
+        plain_examples = _as_numpy_list(plain.as_dataset(split=split))
+        beam_examples = _as_numpy_list(beam.as_dataset(split=split))
+        assert len(plain_examples) == len(beam_examples) == SMALL_SIZES[split]
+        for a, b in zip(plain_examples, beam_examples):
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+    version_dir = Path("reber_grammar") / "tiny_embedded" / "1.0.0"
+    plain_files = file_digests(tmp_path / "plain" / version_dir)
+    beam_files = file_digests(tmp_path / "beam" / version_dir)
+    shards = {name for name in plain_files if ".tfrecord-" in name}
+    assert shards and {name: plain_files[name] for name in shards} == {name: beam_files[name] for name in shards}

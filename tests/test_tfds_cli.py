@@ -1,0 +1,95 @@
+"""Registration on import, `seqtasks build` and `tfds build --imports seqtasks`."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqtasks.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    """This environment with the repository importable (it need not be pip-installed)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+def _run_python(code: str) -> str:
+    env = _env()
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import seqtasks; import tensorflow_datasets as tfds", "import tensorflow_datasets as tfds; import seqtasks"],
+    ids=["seqtasks-first", "tfds-first"],
+)
+def test_builders_register_in_either_import_order(imports):
+    code = (
+        f"import sys; {imports}\n"
+        "print(sorted(n for n in tfds.list_builders(with_community_datasets=False) "
+        "if n in {'reber_grammar', 'sequence_reversal', 'char_to_vector', 'random_labels'}))\n"
+        "print(tfds.builder('reber_grammar/embedded').info.splits.keys() is not None)"
+    )
+    lines = _run_python(code).splitlines()
+    assert lines[-2] == "['char_to_vector', 'random_labels', 'reber_grammar', 'sequence_reversal']"
+
+
+def test_import_seqtasks_stays_free_of_tensorflow_and_tfds():
+    out = _run_python("import sys, seqtasks; print('tensorflow' in sys.modules, 'tensorflow_datasets' in sys.modules)")
+    assert out.strip() == "False False"
+
+
+def test_seqtasks_build_shows_progress_path_and_sizes(tmp_path, capsys):
+    assert main(["build", "reber_grammar/embedded", "--data_dir", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    version_dir = tmp_path / "reber_grammar" / "embedded" / "1.0.0"
+    assert (version_dir / "dataset_info.json").is_file()
+    assert f"data: {version_dir}" in out
+    for split in ("train", "validation", "test", "test_long"):
+        assert f"│ {split} │ 256 │" in out
+    # A second build finds the prepared data instead of rebuilding.
+    assert main(["build", "reber_grammar/embedded", "--data_dir", str(tmp_path)]) == 0
+    assert "found reber_grammar/embedded" in capsys.readouterr().out
+
+
+def test_seqtasks_build_rejects_unknown_dataset(tmp_path, capsys):
+    assert main(["build", "no_such_task", "--data_dir", str(tmp_path)]) == 2
+    assert "invalid dataset='no_such_task'" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.beam
+@pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("apache_beam", "mlcroissant")),
+    reason="the tfds 4.9.10 command line imports apache-beam and mlcroissant at start-up",
+)
+def test_tfds_command_line_builds_with_imports_seqtasks(tmp_path):
+    tfds_script = Path(sys.executable).with_name("tfds")
+    if not tfds_script.exists():
+        pytest.skip("the tfds console script is not installed next to this Python")
+    env = _env()
+    subprocess.run(
+        [str(tfds_script), "build", "reber_grammar/embedded", "--imports", "seqtasks", "--data_dir", str(tmp_path)],
+        check=True, env=env, capture_output=True, text=True,
+    )
+    assert (tmp_path / "reber_grammar" / "embedded" / "1.0.0" / "reber_grammar-test_long.tfrecord-00000-of-00001").is_file()
+
+
+def test_beam_options_from_flags():
+    from seqtasks.tfds_cli import beam_pipeline_options
+
+    assert beam_pipeline_options(False, None) is None  # plain build
+    if importlib.util.find_spec("apache_beam") is None:
+        with pytest.raises(ValueError, match="invalid --beam"):
+            beam_pipeline_options(True, None)
+        return
+    options = beam_pipeline_options(True, "direct_num_workers=2").get_all_options()
+    assert options["runner"] == "DirectRunner" and options["direct_num_workers"] == 2
+    assert beam_pipeline_options(False, "runner=SomeRunner").get_all_options()["runner"] == "SomeRunner"
