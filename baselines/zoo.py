@@ -135,8 +135,8 @@ def build_seed002_fixed(task: Any, spec: Any, units: int | None = None, learning
 # -- seed 003: sigmoid output + categorical cross-entropy on unnormalised inputs --------------------------
 
 
-def build_seed003_sigmoid_cce(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
-    """A sequence analogue of the post's MNIST model: raw inputs, sigmoid output, categorical cross-entropy, SGD(1e-4)."""
+def _seed003_raw_model(task: Any, units: int | None, learning_rate: float | None, loss: str) -> keras.Model:
+    """The post's model on raw inputs: LSTM, one sigmoid output, SGD(1e-4); only the loss varies."""
     model = keras.Sequential(
         [
             keras.Input((task.config.time_steps, task.config.features)),
@@ -144,21 +144,18 @@ def build_seed003_sigmoid_cce(task: Any, spec: Any, units: int | None = None, le
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate or 1e-4), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate or 1e-4), loss=loss, metrics=["accuracy"])
     return model
+
+
+def build_seed003_sigmoid_cce(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
+    """A sequence analogue of the post's MNIST model: raw inputs, sigmoid output, categorical cross-entropy, SGD(1e-4)."""
+    return _seed003_raw_model(task, units, learning_rate, "categorical_crossentropy")
 
 
 def build_seed003_unnormalised(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
     """The post's second cause alone: the right loss (sigmoid + binary cross-entropy) on raw, unnormalised inputs."""
-    model = keras.Sequential(
-        [
-            keras.Input((task.config.time_steps, task.config.features)),
-            keras.layers.LSTM(units or 50),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate or 1e-4), loss="binary_crossentropy", metrics=["accuracy"])
-    return model
+    return _seed003_raw_model(task, units, learning_rate, "binary_crossentropy")
 
 
 def build_seed003_fixed(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:

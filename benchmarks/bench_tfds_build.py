@@ -106,6 +106,11 @@ def build_seqtasks(name: str, train_size: int, data_dir: str) -> dict[str, Any]:
         )
     )
     examples = sum(split.num_examples for split in builder.info.splits.values())
+    return _build_result(name, examples, seconds, data_dir, rss_before)
+
+
+def _build_result(name: str, examples: int, seconds: float, data_dir: str, rss_before: float) -> dict[str, Any]:
+    """The figures recorded for one build."""
     return {
         "name": name,
         "examples": examples,
@@ -159,15 +164,7 @@ def build_trivial(examples: int, payload_bytes: int, data_dir: str) -> dict[str,
             download_config=tfds.download.DownloadConfig(compute_stats=tfds.download.ComputeStatsMode.SKIP)
         )
     )
-    return {
-        "name": "trivial",
-        "examples": examples,
-        "seconds": seconds,
-        "examples_per_s": examples / seconds,
-        "record_bytes": _record_bytes(data_dir),
-        "rss_before_mib": rss_before,
-        "rss_peak_mib": _max_rss_mib(),
-    }
+    return _build_result("trivial", examples, seconds, data_dir, rss_before)
 
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
