@@ -248,13 +248,6 @@ def _pad_axis1(value: np.ndarray, width: int) -> np.ndarray:
     return np.pad(value, pad)
 
 
-def trim_to_width(arrays: dict[str, np.ndarray], fields: tuple[str, ...], lengths: np.ndarray) -> None:
-    """Cuts sequence fields in place to the longest length present."""
-    width = int(lengths.max(initial=1))
-    for key in fields:
-        arrays[key] = arrays[key][:, :width]
-
-
 def fill_by_rejection(
     draw_candidates, keep, count: int, task_name: str, split: str, max_rounds: int = 200
 ) -> tuple[dict[str, np.ndarray], int]:

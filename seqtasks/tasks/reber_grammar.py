@@ -57,11 +57,10 @@ _LEGAL[_AFTER_BRANCH, B] = 1
 _LEGAL[_AFTER_CLOSE_BRANCH, E] = 1
 _LEGAL[_AFTER_T, T] = 1
 _LEGAL[_AFTER_P, P] = 1
-_ALLOWED = _LEGAL[:8]  # legal next symbols after reaching an automaton state (a view)
 for _state, _edges in _EDGES.items():
     for _choice, (_symbol, _next) in enumerate(_edges):
         _SYMBOL[_state, _choice], _NEXT[_state, _choice] = _symbol, _next
-        _ALLOWED[_state, _symbol] = 1
+        _LEGAL[_state, _symbol] = 1  # legal next symbols after reaching an automaton state
 _SYMBOL_FLAT, _NEXT_FLAT = _SYMBOL.reshape(-1), _NEXT.reshape(-1)  # indexed by 2 * state + edge
 
 
