@@ -24,11 +24,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from seqtasks._arrays import length_mask
+
 SPLIT_IDS: dict[str, int] = {"train": 0, "validation": 1, "test": 2, "test_long": 3}
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a constants, used as arbitrary odd seeds
 _FNV_PRIME = np.uint64(0x100000001B3)
+_DRAW_CHUNK = 1 << 16  # raw words per temporary in Draws.below (512 KiB)
+_HASH_CHUNK_VALUES = 1 << 16  # uint64 values per temporary (512 KiB)
 _LN2 = 0.6931471805599453
 _TWO_PI = 6.283185307179586
 
@@ -84,10 +88,50 @@ class Draws:
         low = np.asarray(low, dtype=np.int64)
         span = np.asarray(high, dtype=np.int64) - low
         if span.max(initial=1) < 2**32:  # multiply-shift on the top 32 bits: exact integer arithmetic
-            offset = ((self.raw(shape) >> np.uint64(32)) * span.astype(np.uint64)) >> np.uint64(32)
-            return low + offset.astype(np.int64)
+            offset = self.raw(shape)  # in place from here on: no temporaries of the full size
+            offset >>= np.uint64(32)
+            offset *= span.astype(np.uint64)
+            offset >>= np.uint64(32)
+            values = offset.view(np.int64)  # < 2**32, so the bits read the same as int64
+            if low.any():
+                values += low
+            return values
         offset = np.floor(self.uniform(shape) * span).astype(np.int64)
         return low + np.minimum(offset, span - 1)
+
+    def below(self, high: int, count: int, dtype: np.dtype | type = np.int64) -> np.ndarray:
+        """``integers(0, high, count)`` as ``dtype``, drawn in chunks (same values, bounded temporaries).
+
+        Args:
+            high: Exclusive upper bound, ``2 <= high < 2**32``; values must fit ``dtype``.
+            count: Number of values.
+            dtype: Output integer dtype.
+
+        Returns:
+            ``count`` integers in ``[0, high)``.
+        """
+        out = np.empty(count, dtype=dtype)
+        power_of_two = high & (high - 1) == 0
+        for start in range(0, count, _DRAW_CHUNK):
+            bits = self._bits.random_raw(min(_DRAW_CHUNK, count - start))
+            if power_of_two:  # (top32 * 2**k) >> 32 is the top k bits
+                bits >>= np.uint64(64 - (high.bit_length() - 1))
+            else:
+                bits >>= np.uint64(32)
+                bits *= np.uint64(high)
+                bits >>= np.uint64(32)
+            out[start : start + len(bits)] = bits
+        return out
+
+    def bits53(self, shape: int | tuple[int, ...]) -> np.ndarray:
+        """The 53-bit integers ``k`` behind :meth:`uniform`'s values ``k / 2**53`` (uint64).
+
+        Comparing ``k >= uniform_thresholds(p)`` decides exactly as ``uniform() >= p``
+        without converting to floating point.
+        """
+        bits = self.raw(shape)
+        bits >>= np.uint64(11)
+        return bits
 
     def normal(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Standard normal float64 values (Box-Muller)."""
@@ -97,6 +141,17 @@ class Draws:
     def permutation(self, n: int) -> np.ndarray:
         """A uniformly random permutation of ``range(n)``."""
         return np.argsort(self.raw(n), kind="stable")
+
+
+def uniform_thresholds(probabilities: np.ndarray) -> np.ndarray:
+    """uint64 ``c`` with ``k >= c`` exactly when ``k / 2**53 >= p``, for 53-bit integers ``k``.
+
+    ``p * 2**53`` is exact (a power-of-two scaling), and for an integer ``k``,
+    ``k >= x`` holds exactly when ``k >= ceil(x)``. Probabilities above 1 give
+    ``2**53`` or more, which no ``k`` reaches.
+    """
+    scaled = np.ceil(np.asarray(probabilities, dtype=np.float64) * 9007199254740992.0)
+    return np.minimum(scaled, 2.0**63).astype(np.uint64)
 
 
 def bits_to_uniform(bits: np.ndarray) -> np.ndarray:
@@ -129,20 +184,78 @@ def hash_rows(tokens: np.ndarray, lengths: np.ndarray, start: int = 0) -> np.nda
     """
     tokens = np.asarray(tokens)
     lengths = np.asarray(lengths, dtype=np.int64)
-    span = int(lengths.max(initial=0))
-    window = tokens[:, start : start + span].astype(np.uint64)
-    window += np.uint64(1)
-    window *= np.arange(window.shape[1])[None, :] < lengths[:, None]  # zero outside each row's span
+    window = tokens[:, start : start + int(lengths.max(initial=0))]
+    window = np.where(length_mask(lengths, window.shape[1]), window, 0)
+    return hash_zero_padded(window, lengths)
+
+
+def hash_zero_padded(window: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """:func:`hash_rows` of rows that are already zero beyond their length.
+
+    ``sum_j (t_j + 1) * m_j`` over ``j < length`` equals ``sum_j t_j * m_j`` over
+    the whole zero-padded row plus the prefix sum of ``m`` at ``length``.
+
+    Args:
+        window: Integer tokens ``(n, width)``, zero at every position ``>= length`` of a row.
+        lengths: Tokens per row, shape ``(n,)``, each ``<= width``.
+
+    Returns:
+        uint64 hashes of shape ``(n,)``, equal to ``hash_rows(window, lengths)``.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    width = window.shape[1]
+    total = _weighted_sum(window, time_major=False)
     with np.errstate(over="ignore"):
-        window *= _position_multipliers(window.shape[1])[None, :]
-        total = window.sum(axis=1, dtype=np.uint64)
+        total += _multiplier_prefix_sums(width)[np.minimum(lengths, width)]
         return splitmix64(total ^ (lengths.astype(np.uint64) * _FNV_PRIME))
+
+
+def hash_shifted(window: np.ndarray, lengths: np.ndarray, time_major: bool = False) -> np.ndarray:
+    """:func:`hash_rows` of rows stored as token + 1, with 0 beyond each row's length.
+
+    Args:
+        window: Integer ``token + 1`` values ``(n, width)``, or ``(width, n)`` when
+            ``time_major``, zero at every position ``>= length`` of a row.
+        lengths: Tokens per row, shape ``(n,)``.
+        time_major: Whether the first axis of ``window`` is time.
+
+    Returns:
+        uint64 hashes of shape ``(n,)``, equal to ``hash_rows(window - 1, lengths)``.
+    """
+    total = _weighted_sum(window, time_major)
+    with np.errstate(over="ignore"):
+        return splitmix64(total ^ (np.asarray(lengths).astype(np.uint64) * _FNV_PRIME))
+
+
+def _weighted_sum(window: np.ndarray, time_major: bool) -> np.ndarray:
+    """``sum_j window[:, j] * m_j mod 2**64`` per row (exact in any order, so same on every machine)."""
+    multipliers = _position_multipliers(window.shape[0 if time_major else 1])
+    with np.errstate(over="ignore"):
+        if not time_major:  # in row chunks: a bounded uint64 temporary
+            total = np.empty(window.shape[0], dtype=np.uint64)
+            rows = max(1, _HASH_CHUNK_VALUES // max(window.shape[1], 1))
+            for start in range(0, window.shape[0], rows):
+                total[start : start + rows] = window[start : start + rows].astype(np.uint64) @ multipliers
+            return total
+        # One contiguous time step at a time: no (width, n) uint64 temporary.
+        total = np.zeros(window.shape[1], dtype=np.uint64)
+        for step, multiplier in zip(window, multipliers):
+            total += step.astype(np.uint64) * multiplier
+        return total
 
 
 @functools.lru_cache(maxsize=None)
 def _position_multipliers(width: int) -> np.ndarray:
     """Fixed odd 64-bit multipliers of the multilinear row hash."""
     return splitmix64(np.arange(width, dtype=np.uint64) + _FNV_OFFSET) | np.uint64(1)
+
+
+@functools.lru_cache(maxsize=None)
+def _multiplier_prefix_sums(width: int) -> np.ndarray:
+    """``s[L] = sum(m_j for j < L) mod 2**64`` for ``L`` in ``0 .. width``."""
+    sums = np.zeros(width + 1, dtype=np.uint64)
+    np.cumsum(_position_multipliers(width), dtype=np.uint64, out=sums[1:])
+    return sums
 
 
 def hash_buckets(hashes: np.ndarray, salt: Sequence[int], buckets: int = 100) -> np.ndarray:

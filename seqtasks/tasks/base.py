@@ -94,6 +94,8 @@ class Task(abc.ABC, Generic[ConfigT]):
     block_size: ClassVar[int] = 4096
     sequence_fields: ClassVar[tuple[str, ...]] = ()
     """Fields whose second axis is time (padded; trimmed by ``length``)."""
+    block_sequence_fields: ClassVar[tuple[str, ...] | None] = None
+    """Time-axis fields of the arrays :meth:`_generate_block` returns (``None``: ``sequence_fields``)."""
     needs_future_context: ClassVar[bool] = False
     """True when a target at step t depends on inputs after t (a causal model cannot solve it)."""
     description: ClassVar[str] = ""
@@ -162,7 +164,7 @@ class Task(abc.ABC, Generic[ConfigT]):
             lo = max(start - block * self.block_size, 0)
             hi = min(stop - block * self.block_size, self.block_size)
             parts.append({key: value[lo:hi] for key, value in arrays.items()})
-        batch = Batch(self._concat(parts) if parts else self._generate_empty(split))
+        batch = Batch(self._finish(self._concat(parts)) if parts else self._generate_empty(split))
         batch.dropped = dropped
         return batch
 
@@ -199,14 +201,29 @@ class Task(abc.ABC, Generic[ConfigT]):
     def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
         """Generates the ``block_size`` examples of one block.
 
-        May add ``"_dropped"``: the number of candidates rejected for belonging to another split.
+        The arrays may be a compact form of the published fields (small dtypes,
+        codes) that :meth:`_finish` expands once for all blocks. May add
+        ``"_dropped"``: the number of candidates rejected for belonging to another split.
         """
 
+    def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Turns the joined block arrays into the published fields (default: unchanged).
+
+        Args:
+            arrays: The blocks' arrays, concatenated, time-axis fields zero-padded
+                and cut to the longest example.
+
+        Returns:
+            The batch's fields.
+        """
+        return arrays
+
     def _generate_empty(self, split: str) -> dict[str, np.ndarray]:
+        """A batch of no examples with the fields, dtypes and shapes of any other (time axes of length 0)."""
         draws = _random.Draws(_random.block_bit_generator(0, self.salt, split, 0))
         arrays = self._generate_block(draws, split, 0)
         arrays.pop("_dropped", None)
-        return {key: value[:0] for key, value in arrays.items()}
+        return self._finish(self._concat([{key: value[:0] for key, value in arrays.items()}]))
 
     def _check_request(self, split: str, start: int, stop: int, seed: int) -> None:
         self._check_split(split)
@@ -220,17 +237,26 @@ class Task(abc.ABC, Generic[ConfigT]):
             raise ValueError(f"{self.name}: invalid split={split!r}; allowed: one of " + ", ".join(self.splits))
 
     def _concat(self, parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Joins block arrays; time-axis fields are zero-padded and cut to the longest example."""
+        time_fields = self.sequence_fields if self.block_sequence_fields is None else self.block_sequence_fields
+        width = None
+        if "length" in parts[0] and time_fields:
+            width = max(int(part["length"].max(initial=0)) for part in parts)
         out = {}
         for key in parts[0]:
             values = [part[key] for part in parts]
-            if key in self.sequence_fields:
-                width = max(v.shape[1] for v in values)
-                values = [_pad_axis1(v, width) for v in values]
-            out[key] = np.concatenate(values, axis=0)
-        if "length" in out and self.sequence_fields and len(out["length"]):
-            width = int(out["length"].max())
-            for key in self.sequence_fields:
-                out[key] = out[key][:, :width]
+            if key not in time_fields or width is None:
+                out[key] = values[0] if len(values) == 1 else np.concatenate(values, axis=0)
+            elif len(values) == 1:
+                out[key] = values[0][:, :width]
+            else:  # one copy into the final shape instead of padding each part, then concatenating
+                joined = np.zeros((sum(len(v) for v in values), width, *values[0].shape[2:]), values[0].dtype)
+                row = 0
+                for value in values:
+                    part_width = min(width, value.shape[1])
+                    joined[row : row + len(value), :part_width] = value[:, :part_width]
+                    row += len(value)
+                out[key] = joined
         return out
 
     def split_bucket_mask(self, hashes: np.ndarray, split: str) -> np.ndarray:
@@ -254,7 +280,9 @@ def fill_by_rejection(
     """Draws candidate batches until ``count`` of them pass ``keep``.
 
     Args:
-        draw_candidates: Callable ``(n) -> dict of arrays`` drawing ``n`` candidates.
+        draw_candidates: Callable ``(n)`` drawing ``n`` candidates: a dict of
+            arrays, or an iterator of such dicts (consecutive chunks of the ``n``,
+            drawn lazily, so chunks after the last one needed are never drawn).
         keep: Callable ``(arrays) -> bool mask`` of accepted candidates.
         count: Number of accepted examples wanted.
         task_name: For the error message.
@@ -269,28 +297,29 @@ def fill_by_rejection(
     for _ in range(max_rounds):
         # Draw enough candidates that one round usually suffices for this split's share of the hash space.
         candidates = draw_candidates(int(count * 1.25 * HASH_BUCKETS / len(SPLIT_BUCKETS[split])))
-        mask = keep(candidates)
-        n_kept = int(mask.sum())
-        needed = count - have
-        if n_kept > needed:  # count only the rejections among candidates actually consumed
-            last_used = int(np.flatnonzero(mask)[needed - 1])
-            rejected += int((~mask[: last_used + 1]).sum())
-        else:
-            rejected += int((~mask).sum())
-        accepted.append({k: v[mask] for k, v in candidates.items()})
-        have += n_kept
-        if have >= count:
+        for chunk in [candidates] if isinstance(candidates, dict) else candidates:
+            mask = keep(chunk)
+            kept = np.flatnonzero(mask)[: count - have]  # only the candidates actually consumed
+            consumed = int(kept[-1]) + 1 if have + len(kept) == count else len(mask)
+            rejected += consumed - len(kept)
+            accepted.append({key: value[kept] for key, value in chunk.items()})
+            have += len(kept)
+            if have == count:
+                break
+        if have == count:
             break
     else:
         raise ValueError(
             f"{task_name}: the configuration admits too few distinct sequences for split {split!r}: "
             f"found {have} of {count} in {max_rounds} rounds; widen the length range or the vocabulary"
         )
+    if len(accepted) == 1:
+        return accepted[0], rejected
     out = {}
     for key in accepted[0]:
         values = [a[key] for a in accepted]
         if values[0].ndim > 1:
             width = max(v.shape[1] for v in values)
             values = [_pad_axis1(v, width) for v in values]
-        out[key] = np.concatenate(values, axis=0)[:count]
+        out[key] = np.concatenate(values, axis=0)
     return out, rejected

@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
 from seqtasks import _random
+from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
 from seqtasks.registry import register
 from seqtasks.tasks.base import SupervisedSpec, Preset, Task, fill_by_rejection
@@ -61,7 +62,14 @@ for _state, _edges in _EDGES.items():
     for _choice, (_symbol, _next) in enumerate(_edges):
         _SYMBOL[_state, _choice], _NEXT[_state, _choice] = _symbol, _next
         _LEGAL[_state, _symbol] = 1  # legal next symbols after reaching an automaton state
-_SYMBOL_FLAT, _NEXT_FLAT = _SYMBOL.reshape(-1), _NEXT.reshape(-1)  # indexed by 2 * state + edge
+# _LEGAL rows 0 (before B) and _END (after E) are empty, so both serve as padding codes.
+# _LEGAL_PAIRS[13 * a + b] = _LEGAL[a] followed by _LEGAL[b] (see _write_legal_sets).
+_LEGAL_PAIRS = np.concatenate(np.broadcast_arrays(_LEGAL[:, None, :], _LEGAL[None, :, :]), axis=-1).reshape(-1, 14)
+# Blocks hold "symbols": token id + 1, so that 0 marks padding (see ReberGrammar._finish).
+_TOKEN_OF_SYMBOL = np.arange(-1, len(ALPHABET), dtype=np.int32).clip(0)  # padding -> token 0
+_CODEPOINT_OF_SYMBOL = np.frombuffer(("\0" + ALPHABET).encode("utf-32-le"), dtype=np.uint32)
+_FINISH_ROWS = 2048  # rows per chunk of _finish's lookups
+_FINISH_PAIRS = 1 << 16  # position pairs per chunk of _write_legal_sets
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,6 +83,12 @@ def _finish_probabilities(max_remaining: int) -> np.ndarray:
             (_, a), (_, b) = _EDGES[state]
             f[state, r] = 0.5 * f[a, r - 1] + 0.5 * f[b, r - 1]
     return f
+
+
+@functools.lru_cache(maxsize=None)
+def _first_edge_thresholds(max_remaining: int) -> np.ndarray:
+    """``_first_edge_probabilities`` as integer thresholds on 53-bit draws (see ``uniform_thresholds``)."""
+    return _random.uniform_thresholds(_first_edge_probabilities(max_remaining))
 
 
 @functools.lru_cache(maxsize=None)
@@ -152,6 +166,7 @@ class ReberGrammar(Task[ReberConfig]):
     config_class = ReberConfig
     version = "1.0.0"
     sequence_fields = ("tokens", "next_symbols")
+    block_sequence_fields = ("symbols", "codes")
     alphabet = ALPHABET
     description = (
         "Strings of the Reber grammar (plain or embedded). Per position, the multi-hot set of "
@@ -216,35 +231,64 @@ class ReberGrammar(Task[ReberConfig]):
 
     def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
         low, high = self.length_range(split)
-        arrays, dropped = fill_by_rejection(
-            lambda n: self._candidates(draws, n, low, high),
-            lambda arrays: self.split_bucket_mask(self._inner_hash(arrays), split),
+        walks: list[_Walk] = []  # one per round of candidates
+        rows, dropped = fill_by_rejection(
+            lambda n: self._candidates(draws, n, low, high, walks),
+            lambda rows: self.split_bucket_mask(rows["inner_hash"], split),
             self.block_size,
             self.name,
             split,
         )
-        arrays["next_symbols"] = np.take(_LEGAL, arrays.pop("codes"), axis=0)
-        arrays["tokens"] = arrays["tokens"].astype(np.int32)
-        arrays["text"] = tokens_to_text(arrays["tokens"], arrays["length"])
+        arrays = _embed(walks, rows["walk"], rows["column"], rows["inner_length"], rows["branches"])
         arrays["_dropped"] = np.int64(dropped)
-        return arrays
+        return arrays  # int8 symbols and position codes; _finish expands them once per batch
 
-    def _inner_hash(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Hash of the innermost plain string: it alone decides the split.
+    def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        symbols, codes = arrays["symbols"], arrays["codes"]
+        n, width = symbols.shape
+        out = allocate_fields(
+            {
+                "tokens": ((n, width), np.int32),
+                "next_symbols": ((n, width, len(ALPHABET)), np.uint8),
+                "text": ((n, width), np.uint32),  # UTF-32 code units
+            }
+        )
+        tokens, next_symbols, codepoints = out["tokens"], out["next_symbols"], out["text"]
+        # Row chunks keep take's intp copy of the indices small and reused.
+        for start in range(0, n, _FINISH_ROWS):
+            rows = slice(start, start + _FINISH_ROWS)
+            np.take(_TOKEN_OF_SYMBOL, symbols[rows], out=tokens[rows], mode="clip")
+            np.take(_CODEPOINT_OF_SYMBOL, symbols[rows], out=codepoints[rows], mode="clip")
+        _write_legal_sets(codes, next_symbols)
+        text = codepoints.view(f"<U{max(width, 1)}").reshape(-1)  # padding code 0 ends each string
+        return {"tokens": tokens, "length": arrays["length"], "next_symbols": next_symbols, "text": text}
 
-        Hashing the inner string (not the branch symbols) keeps both embedding
-        branches equally likely in every split, while the splits stay disjoint.
+    def _candidates(
+        self, draws: _random.Draws, n: int, low: int, high: int, walks: list[_Walk]
+    ) -> dict[str, np.ndarray]:
+        """One row per candidate string; its symbols stay in the walk appended to ``walks``.
+
+        ``inner_hash`` hashes the innermost plain string, which alone decides the
+        split: hashing it (not the branch symbols) keeps both embedding branches
+        equally likely in every split, while the splits stay disjoint.
         """
-        depth = self.config.embedding_depth
-        return _random.hash_rows(arrays["tokens"], arrays["length"] - 4 * depth, 2 * depth)
-
-    def _candidates(self, draws: _random.Draws, n: int, low: int, high: int) -> dict[str, np.ndarray]:
         depth = self.config.embedding_depth
         inner_low, inner_high = max(low - 4 * depth, PLAIN_MIN_LENGTH), high - 4 * depth
         inner_lengths = _sample_lengths(draws, n, inner_low, inner_high)
-        inner_tokens, inner_states = _sample_plain(draws, inner_lengths)
+        walk = _walk(draws, inner_lengths, inner_high)
+        walks.append(walk)
         branches = np.where(draws.uniform((n, depth)) < 0.5, T, P) if depth else np.zeros((n, 0), np.int64)
-        return _embed(inner_tokens, inner_states, inner_lengths, branches)
+        column = np.empty(n, dtype=np.intp)
+        column[walk.order] = np.arange(n)
+        inner_hash = np.empty(n, dtype=np.uint64)
+        inner_hash[walk.order] = _random.hash_shifted(walk.symbols, inner_lengths[walk.order], time_major=True)
+        return {
+            "inner_hash": inner_hash,
+            "inner_length": inner_lengths,
+            "branches": branches,
+            "walk": np.full(n, len(walks) - 1, dtype=np.int32),
+            "column": column,
+        }
 
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
         """Mean next-symbol entropy (nats) over predicted positions: the floor of categorical cross-entropy.
@@ -258,6 +302,27 @@ class ReberGrammar(Task[ReberConfig]):
         return float(np.log(np.where(positions, legal, 1.0)).sum() / positions.sum())
 
 
+def _write_legal_sets(codes: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = _LEGAL[codes]``, two positions per lookup.
+
+    NumPy gathers 7-byte rows with one ``memmove`` each; looking up pairs of
+    consecutive positions in a table of all 13 x 13 code pairs halves the gathers.
+
+    Args:
+        codes: Position codes, any shape, C-contiguous.
+        out: C-contiguous uint8 array of shape ``codes.shape + (7,)``.
+    """
+    flat_codes, flat_out = codes.reshape(-1), out.reshape(-1, len(ALPHABET))
+    pairs = len(flat_codes) // 2
+    paired_out = flat_out[: 2 * pairs].reshape(pairs, 2 * len(ALPHABET))
+    for start in range(0, pairs, _FINISH_PAIRS):
+        chunk = flat_codes[2 * start : 2 * min(start + _FINISH_PAIRS, pairs)]
+        pair_codes = chunk[0::2].astype(np.int16) * len(_LEGAL) + chunk[1::2]
+        np.take(_LEGAL_PAIRS, pair_codes, axis=0, out=paired_out[start : start + len(pair_codes)], mode="clip")
+    if len(flat_codes) % 2:
+        flat_out[-1] = _LEGAL[flat_codes[-1]]
+
+
 def _sample_lengths(draws: _random.Draws, n: int, low: int, high: int) -> np.ndarray:
     """Plain-string lengths from the grammar's length distribution restricted to ``[low, high]``."""
     p = plain_length_distribution(high)[low : high + 1]
@@ -266,72 +331,114 @@ def _sample_lengths(draws: _random.Draws, n: int, low: int, high: int) -> np.nda
     return low + np.minimum(np.searchsorted(cdf, u, side="right"), len(p) - 1)
 
 
-def _sample_plain(draws: _random.Draws, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plain Reber strings of exactly the given lengths.
+class _Walk(NamedTuple):
+    """Plain strings walked longest first: time-major ``symbols`` and ``states`` and the row ``order``.
 
-    Returns:
-        Token ids ``(n, max_len)`` and the automaton state after each symbol.
+    Column ``i`` of ``symbols`` (token id + 1, zero after the string) and
+    ``states`` (``_END`` after it) is the string of example ``order[i]``.
     """
+
+    symbols: np.ndarray
+    states: np.ndarray
+    order: np.ndarray
+
+
+class _EdgeTables(NamedTuple):
+    """Lookup tables of the walk, indexed by ``2 * key`` or by ``edge = 2 * key + second_edge``.
+
+    ``key = state * stride + remaining`` packs a row's automaton state and the
+    number of symbols it still has to emit, so each step is a handful of
+    array operations.
+    """
+
+    threshold: np.ndarray  # uint64 by 2 * key: the second edge is taken when the draw is >= it
+    next_key: np.ndarray  # int32 by edge: 2 * key after the edge
+    symbol: np.ndarray  # int8 by edge: token id + 1 of the emitted symbol
+    state: np.ndarray  # int8 by edge: automaton state after the edge
+    stride: int
+
+
+@functools.lru_cache(maxsize=None)
+def _edge_tables(max_length: int) -> _EdgeTables:
+    """The walk's tables for strings of at most ``max_length`` symbols."""
+    stride = max_length + 1
+    keys = np.arange(8 * stride)
+    state, remaining = keys // stride, keys % stride
+    threshold = np.zeros(2 * len(keys), dtype=np.uint64)
+    threshold[0::2] = _first_edge_thresholds(max_length)[state, remaining]
+    edge_state, edge_remaining = state.repeat(2), remaining.repeat(2)
+    second = np.tile([0, 1], len(keys))
+    after = _NEXT[edge_state, second]
+    next_key = (2 * (after * stride + np.maximum(edge_remaining - 1, 0))).astype(np.int32)
+    symbol = (_SYMBOL[edge_state, second] + 1).astype(np.int8)
+    return _EdgeTables(threshold, next_key, symbol, after.astype(np.int8), stride)
+
+
+def _walk(draws: _random.Draws, lengths: np.ndarray, max_length: int) -> _Walk:
+    """Plain Reber strings of exactly the given lengths (between 2 and ``max_length``)."""
     n, width = len(lengths), int(lengths.max())
-    p_first = _first_edge_probabilities(width)
-    # Walk the longest strings first so that at step t only a prefix of rows is still active;
-    # time-major int8 buffers keep each step's writes contiguous.
-    order = np.argsort(-lengths, kind="stable")
+    tables = _edge_tables(max_length)
+    # Walk the longest strings first so that at step t only a prefix of rows is still active.
+    order = np.argsort(-lengths.astype(np.int16), kind="stable")  # 16-bit keys: a radix sort
     sorted_lengths = lengths[order]
     active_per_step = n - np.cumsum(np.bincount(sorted_lengths, minlength=width + 1))[:width]
-    uniforms = draws.uniform(int(active_per_step[1:].sum()))
-    tokens = np.zeros((width, n), dtype=np.int8)
+    bits = draws.bits53(int(active_per_step[1:].sum()))
+    symbols = np.zeros((width, n), dtype=np.int8)  # time-major: each step writes a prefix
     states = np.full((width, n), _END, dtype=np.int8)
-    tokens[0], states[0] = B, 1
-    state = np.ones(n, dtype=np.int64)
+    symbols[0], states[0] = B + 1, 1
+    key = (2 * (tables.stride + sorted_lengths - 1)).astype(np.int32)  # state 1 after B
+    spare = np.empty_like(key)
     used = 0
-    for t in range(1, width):
+    for t in range(1, width):  # few array operations per step: the loop is overhead-bound
         active = int(active_per_step[t])
-        current = state[:active]
-        edge = 2 * current + (uniforms[used : used + active] >= p_first[current, sorted_lengths[:active] - t])
+        current = key[:active]
+        current += bits[used : used + active] >= np.take(tables.threshold, current)  # now the edge
         used += active
-        tokens[t, :active] = _SYMBOL_FLAT[edge]
-        state[:active] = _NEXT_FLAT[edge]
-        states[t, :active] = state[:active]
-    unsorted_tokens = np.empty((n, width), dtype=np.int8)
-    unsorted_states = np.empty((n, width), dtype=np.int8)
-    unsorted_tokens[order], unsorted_states[order] = tokens.T, states.T
-    return unsorted_tokens, unsorted_states
+        np.take(tables.symbol, current, out=symbols[t, :active], mode="clip")
+        np.take(tables.state, current, out=states[t, :active], mode="clip")
+        np.take(tables.next_key, current, out=spare[:active], mode="clip")
+        key, spare = spare, key
+    return _Walk(symbols, states, order)
 
 
 def _embed(
-    inner_tokens: np.ndarray, inner_states: np.ndarray, inner_lengths: np.ndarray, branches: np.ndarray
+    walks: list[_Walk], walk: np.ndarray, column: np.ndarray, inner_lengths: np.ndarray, branches: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Wraps plain strings in ``depth`` embeddings and codes each position's legal-next set.
 
+    Row ``i``'s plain string is column ``column[i]`` of ``walks[walk[i]]``.
     Every position gets a code whose row in ``_LEGAL`` is its legal-next set:
     the automaton states 0..7 inside the plain string, and the embedding codes
     around it, so one gather later builds the whole multi-hot array.
     """
     n, depth = branches.shape
     lengths = inner_lengths + 4 * depth
-    width = int(lengths.max())
-    tokens = np.zeros((n, width), dtype=np.int8)
+    width = int(lengths.max(initial=4 * depth))
+    symbols = np.zeros((n, width), dtype=np.int8)  # token id + 1; 0 is padding
     codes = np.full((n, width), _END, dtype=np.int8)  # padding: empty legal set
-    inner_width = inner_tokens.shape[1]
-    tokens[:, 2 * depth : 2 * depth + inner_width] = inner_tokens
-    codes[:, 2 * depth : 2 * depth + inner_width] = inner_states
+    for index, plain in enumerate(walks):
+        rows = slice(None) if len(walks) == 1 else np.flatnonzero(walk == index)
+        steps = min(plain.symbols.shape[0], width - 4 * depth)
+        inner = slice(2 * depth, 2 * depth + steps)
+        symbols[rows, inner] = np.take(plain.symbols[:steps], column[rows], axis=1).T
+        codes[rows, inner] = np.take(plain.states[:steps], column[rows], axis=1).T
     rows = np.arange(n)
     last = lengths - 1
     for level in range(depth):  # level 0 is the outermost embedding
         branch = branches[:, level]
-        tokens[:, 2 * level], tokens[:, 2 * level + 1] = B, branch
+        symbols[:, 2 * level], symbols[:, 2 * level + 1] = B + 1, branch + 1
         codes[:, 2 * level], codes[:, 2 * level + 1] = _AFTER_OPEN, _AFTER_BRANCH
         close_branch = last - 2 * level - 1
-        tokens[rows, close_branch], tokens[rows, close_branch + 1] = branch, E
+        symbols[rows, close_branch], symbols[rows, close_branch + 1] = branch + 1, E + 1
         codes[rows, close_branch] = _AFTER_CLOSE_BRANCH
         # After the E that closes the level below, only this level's branch symbol is legal.
         codes[rows, close_branch - 1] = np.where(branch == T, _AFTER_T, _AFTER_P)
-    return {"tokens": tokens, "codes": codes, "length": lengths.astype(np.int32)}
+    return {"symbols": symbols, "codes": codes, "length": lengths.astype(np.int32)}
 
 
 def tokens_to_text(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Vectorised conversion of padded token ids to strings such as ``"BTXSE"``."""
-    codes = np.frombuffer(ALPHABET.encode("utf-32-le"), dtype=np.uint32)[tokens]
-    codes = np.where(np.arange(tokens.shape[1])[None, :] < lengths[:, None], codes, 0).astype(np.uint32)
-    return np.ascontiguousarray(codes).view(f"<U{max(tokens.shape[1], 1)}").reshape(-1)
+    tokens = np.asarray(tokens)
+    symbols = np.where(length_mask(lengths, tokens.shape[1]), tokens + 1, 0).astype(np.int8)
+    codes = np.take(_CODEPOINT_OF_SYMBOL, symbols)  # UTF-32 code units; padding maps to 0 (end of string)
+    return codes.view(f"<U{max(tokens.shape[1], 1)}").reshape(-1)

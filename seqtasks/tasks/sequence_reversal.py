@@ -10,17 +10,19 @@ bidirectional model sees both ends.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 import numpy as np
 
 from seqtasks import _random
+from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
 from seqtasks.registry import register
 from seqtasks.tasks.base import SupervisedSpec, Preset, Task, fill_by_rejection
 
 MAX_SUPPORTED_LENGTH = 10_000
+_CANDIDATE_CHUNK = 4096  # candidates whose tokens are drawn at a time; later chunks only when needed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,7 @@ class SequenceReversal(Task[ReversalConfig]):
     sequence_fields = ("inputs", "targets")
     needs_future_context = True
     block_size = 16384  # short sequences: large blocks amortise the per-block overhead
+    block_sequence_fields = ("inputs",)
     description = (
         "Token sequences and their reversal. The target at position t is the input at position "
         "length - 1 - t, so a causal model cannot know early targets when it must emit them."
@@ -114,22 +117,34 @@ class SequenceReversal(Task[ReversalConfig]):
         low, high = self.length_range(split)
         arrays, dropped = fill_by_rejection(
             lambda n: self._candidates(draws, n, low, high),
-            lambda arrays: self.split_bucket_mask(_random.hash_rows(arrays["inputs"], arrays["length"]), split),
+            lambda arrays: self.split_bucket_mask(_random.hash_zero_padded(arrays["inputs"], arrays["length"]), split),
             self.block_size,
             self.name,
             split,
         )
-        arrays["targets"] = reverse_padded(arrays["inputs"], arrays["length"])
         arrays["_dropped"] = np.int64(dropped)
-        return arrays
+        return arrays  # inputs in the smallest unsigned dtype; _finish widens them and adds the targets
 
-    def _candidates(self, draws: _random.Draws, n: int, low: int, high: int) -> dict[str, np.ndarray]:
+    def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        shape = arrays["inputs"].shape
+        out = allocate_fields({"inputs": (shape, np.int32), "targets": (shape, np.int32)})
+        out["inputs"][...] = arrays["inputs"]
+        out["targets"][...] = reverse_padded(arrays["inputs"], arrays["length"])
+        return {"inputs": out["inputs"], "length": arrays["length"], "targets": out["targets"]}
+
+    def _candidates(self, draws: _random.Draws, n: int, low: int, high: int) -> Iterator[dict[str, np.ndarray]]:
+        """``n`` candidates: all lengths first, then each candidate's tokens in turn, in lazy chunks."""
         lengths = draws.integers(low, high + 1, n)
-        width = int(lengths.max())
-        valid = np.arange(width)[None, :] < lengths[:, None]
-        tokens = np.zeros((n, width), dtype=np.int32)
-        tokens[valid] = draws.integers(0, self.config.vocab_size, int(lengths.sum()))  # row-major fill
-        return {"inputs": tokens, "length": lengths.astype(np.int32)}
+        token_dtype = np.min_scalar_type(self.config.vocab_size - 1)
+        for start in range(0, n, _CANDIDATE_CHUNK):
+            chunk_lengths = lengths[start : start + _CANDIDATE_CHUNK]
+            width = int(chunk_lengths.max())
+            tokens = np.zeros((len(chunk_lengths), width), dtype=token_dtype)
+            # Row-major fill: example i takes the next lengths[i] draws.
+            tokens[length_mask(chunk_lengths, width)] = draws.below(
+                self.config.vocab_size, int(chunk_lengths.sum()), token_dtype
+            )
+            yield {"inputs": tokens, "length": chunk_lengths.astype(np.int32)}
 
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
         """0: the targets are a deterministic function of the whole input."""
@@ -138,9 +153,13 @@ class SequenceReversal(Task[ReversalConfig]):
 
 def reverse_padded(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Reverses each row's first ``length`` tokens, keeping zero padding at the end."""
-    width = tokens.shape[1]
-    valid = np.arange(width)[None, :] < np.asarray(lengths)[:, None]
-    reversed_tokens = np.zeros_like(tokens)
-    # In the time-flipped array each row's tokens sit at its end, already reversed.
-    reversed_tokens[valid] = tokens[:, ::-1][valid[:, ::-1]]
-    return reversed_tokens
+    n, width = tokens.shape
+    lengths = np.asarray(lengths)
+    if n and (lengths == width).all():
+        return np.ascontiguousarray(tokens[:, ::-1])
+    # Time-flipped, each row's tokens end the row, already reversed: row i of the result is the
+    # window of the flipped row (followed by zeros) that starts at width - length[i].
+    flipped = np.zeros((n, 2 * width), dtype=tokens.dtype)
+    flipped[:, :width] = tokens[:, ::-1]
+    windows = np.lib.stride_tricks.sliding_window_view(flipped, width, axis=1)
+    return windows[np.arange(n), width - lengths]
