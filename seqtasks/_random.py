@@ -31,6 +31,7 @@ SPLIT_IDS: dict[str, int] = {"train": 0, "validation": 1, "test": 2, "test_long"
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a constants, used as arbitrary odd seeds
 _FNV_PRIME = np.uint64(0x100000001B3)
+_NORMAL_CHUNK = 1 << 13  # values per piece of Draws.normal (keeps the series' temporaries in cache)
 _DRAW_CHUNK = 1 << 16  # raw words per temporary in Draws.below (512 KiB)
 _HASH_CHUNK_VALUES = 1 << 16  # uint64 values per temporary (512 KiB)
 _LN2 = 0.6931471805599453
@@ -136,7 +137,13 @@ class Draws:
     def normal(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Standard normal float64 values (Box-Muller)."""
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        return uniforms_to_normal(self.uniform(shape), self.uniform(shape))
+        count = int(np.prod(shape, dtype=np.int64))
+        first, second = self.raw(count), self.raw(count)  # all first uniforms, then all second ones
+        out = np.empty(count, dtype=np.float64)
+        for start in range(0, count, _NORMAL_CHUNK):  # cache-sized pieces: the series make many passes
+            piece = slice(start, start + _NORMAL_CHUNK)
+            out[piece] = uniforms_to_normal(bits_to_uniform(first[piece]), bits_to_uniform(second[piece]))
+        return out.reshape(shape)
 
     def permutation(self, n: int) -> np.ndarray:
         """A uniformly random permutation of ``range(n)``."""

@@ -420,8 +420,9 @@ def _embed(
         rows = slice(None) if len(walks) == 1 else np.flatnonzero(walk == index)
         steps = min(plain.symbols.shape[0], width - 4 * depth)
         inner = slice(2 * depth, 2 * depth + steps)
-        symbols[rows, inner] = np.take(plain.symbols[:steps], column[rows], axis=1).T
-        codes[rows, inner] = np.take(plain.states[:steps], column[rows], axis=1).T
+        # Rows of the transposed time-major walk: several times faster than take(axis=1).T here.
+        symbols[rows, inner] = plain.symbols[:steps].T[column[rows]]
+        codes[rows, inner] = plain.states[:steps].T[column[rows]]
     rows = np.arange(n)
     last = lengths - 1
     for level in range(depth):  # level 0 is the outermost embedding
