@@ -16,7 +16,6 @@ from rich.table import Table
 
 from seqtasks import fingerprint as fingerprints
 from seqtasks.registry import get_preset, list_presets, list_tasks, make
-from seqtasks.tasks.base import Task
 
 console = Console()
 
@@ -33,34 +32,6 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, object]:
         except json.JSONDecodeError:
             params[key] = value
     return params
-
-
-def _describe_example(task: Task, example: dict[str, np.ndarray]) -> str:
-    """One line per example, in the task's own terms."""
-    if task.name == "reber_grammar":
-        alphabet = task.alphabet
-        legal = ["{" + "".join(alphabet[j] for j in np.flatnonzero(row)) + "}" for row in example["next_symbols"]]
-        return f"{example['text']}  next: {' '.join(legal)}"
-    if task.name == "sequence_reversal":
-        return f"{example['inputs'].tolist()} -> {example['targets'].tolist()}"
-    if task.name == "char_to_vector":
-        vector = example["vector"]
-        head = " ".join(f"{x:+.3f}" for x in vector[:4])
-        return f"{example['word']!s:<14} |v|={np.linalg.norm(vector):.6f}  v[:4]=[{head} ...]"
-    if task.name == "random_labels":
-        x = example["inputs"]
-        return f"inputs {x.shape} mean={x.mean():+.3f} std={x.std():.3f}  label={int(example['label'])}"
-    return repr(example)
-
-
-def _summary(task: Task, batch: dict[str, np.ndarray]) -> str:
-    if task.name == "random_labels":
-        block = task.config.label_block
-        labels = task.generate("train", 0, 4 * block, seed=0)["label"].reshape(4, block)
-        return f"positives per block of {block}: {labels.sum(axis=1).tolist()}"
-    if "length" in batch and len(batch["length"]):
-        return f"lengths {int(batch['length'].min())}..{int(batch['length'].max())}"
-    return ""
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -80,8 +51,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     batch = task.generate(args.split, 0, args.n, seed=args.seed)
     console.print(f"[bold]{args.task}[/bold] split={args.split} seed={args.seed} config={task.config.to_dict()}")
     for i, example in enumerate(task.examples(batch)):
-        console.print(f"  {i:>3}  {_describe_example(task, example)}", highlight=False)
-    console.print(f"  {_summary(task, batch)}; fingerprint {fingerprints.fingerprint(task, batch)[:16]}")
+        console.print(f"  {i:>3}  {task.describe(example)}", highlight=False)
+    console.print(f"  {task.summary(batch)}; fingerprint {fingerprints.fingerprint(task, batch)[:16]}")
     return 0
 
 

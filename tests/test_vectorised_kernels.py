@@ -140,10 +140,10 @@ def test_fill_by_rejection_draws_chunks_lazily():
 
 @pytest.mark.parametrize("shape", [(5, 6), (5, 7), (1, 1), (0, 4)])
 def test_legal_sets_by_pairs_equal_one_lookup(shape):
-    codes = np.random.default_rng(2).integers(0, len(reber_grammar._LEGAL), shape).astype(np.int8)
+    keys = np.random.default_rng(2).integers(0, len(reber_grammar._LEGAL_BY_KEY), shape).astype(np.int8)
     out = np.full(shape + (7,), 99, dtype=np.uint8)
-    reber_grammar._write_legal_sets(codes, out)
-    np.testing.assert_array_equal(out, reber_grammar._LEGAL[codes])
+    reber_grammar._write_legal_sets(keys, out)
+    np.testing.assert_array_equal(out, reber_grammar._LEGAL_BY_KEY[keys])
 
 
 def test_reverse_padded_mixed_and_equal_lengths():

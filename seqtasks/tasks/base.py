@@ -142,6 +142,16 @@ class Task(abc.ABC, Generic[ConfigT]):
         """Lowest mean training loss a correct model can reach on ``batch``, if known."""
         return None
 
+    def describe(self, example: Mapping[str, Any]) -> str:
+        """One line showing one example in the task's own terms (``seqtasks show``)."""
+        return "  ".join(f"{key}={np.asarray(value).tolist()!r}" for key, value in example.items())
+
+    def summary(self, batch: Mapping[str, np.ndarray]) -> str:
+        """One line summarising a batch (``seqtasks show``)."""
+        if "length" in batch and len(batch["length"]):
+            return f"lengths {int(np.min(batch['length']))}..{int(np.max(batch['length']))}"
+        return ""
+
     def generate(self, split: str, start: int, stop: int, seed: int = 0) -> Batch:
         """Examples ``[start, stop)`` of a split; identical for any way of slicing the range.
 

@@ -25,7 +25,8 @@ import dataclasses
 import functools
 import math
 import os
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -391,6 +392,11 @@ class CharToVector(Task[CharToVectorConfig]):
 
     def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
         raise NotImplementedError("char_to_vector overrides generate()")
+
+    def describe(self, example: Mapping[str, Any]) -> str:
+        vector = np.asarray(example["vector"])
+        head = " ".join(f"{x:+.3f}" for x in vector[:4])
+        return f"{example['word']!s:<14} |v|={np.linalg.norm(vector):.6f}  v[:4]=[{head} ...]"
 
     def loss_floor(self, batch) -> float:
         """0: a model can memorise the training words' vectors exactly."""

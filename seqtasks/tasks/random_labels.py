@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -121,6 +121,15 @@ class RandomLabels(Task[RandomLabelsConfig]):
         labels = np.zeros(self.block_size, dtype=np.int32)
         labels[order[: c.positives_per_block]] = 1
         return {"inputs": (noise * c.input_scale + c.input_offset).astype(np.float32), "label": labels}
+
+    def describe(self, example: Mapping[str, Any]) -> str:
+        x = np.asarray(example["inputs"])
+        return f"inputs {x.shape} mean={x.mean():+.3f} std={x.std():.3f}  label={int(example['label'])}"
+
+    def summary(self, batch: Mapping[str, np.ndarray]) -> str:
+        block = self.config.label_block
+        labels = self.generate("train", 0, 4 * block, seed=0)["label"].reshape(4, block)
+        return f"positives per block of {block}: {labels.sum(axis=1).tolist()}"
 
     def label_entropy(self) -> float:
         """Entropy of the labels in nats: the binary cross-entropy floor."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -50,22 +50,47 @@ MAX_SUPPORTED_LENGTH = 4000
 
 _SYMBOL = np.zeros((8, 2), dtype=np.int64)
 _NEXT = np.full((8, 2), _END, dtype=np.int64)
-# Legal next symbols per position code: automaton states 0..7, then the embedding positions.
-_AFTER_OPEN, _AFTER_BRANCH, _AFTER_CLOSE_BRANCH, _AFTER_T, _AFTER_P = range(8, 13)
-_LEGAL = np.zeros((13, 7), dtype=np.uint8)
-_LEGAL[_AFTER_OPEN, [T, P]] = 1
-_LEGAL[_AFTER_BRANCH, B] = 1
-_LEGAL[_AFTER_CLOSE_BRANCH, E] = 1
-_LEGAL[_AFTER_T, T] = 1
-_LEGAL[_AFTER_P, P] = 1
 for _state, _edges in _EDGES.items():
     for _choice, (_symbol, _next) in enumerate(_edges):
         _SYMBOL[_state, _choice], _NEXT[_state, _choice] = _symbol, _next
-        _LEGAL[_state, _symbol] = 1  # legal next symbols after reaching an automaton state
-# _LEGAL rows 0 (before B) and _END (after E) are empty, so both serve as padding codes.
-# _LEGAL_PAIRS[13 * a + b] = _LEGAL[a] followed by _LEGAL[b] (see _write_legal_sets).
-_LEGAL_PAIRS = np.concatenate(np.broadcast_arrays(_LEGAL[:, None, :], _LEGAL[None, :, :]), axis=-1).reshape(-1, 14)
+
 # Blocks hold "symbols": token id + 1, so that 0 marks padding (see ReberGrammar._finish).
+# Each position's legal-next set is a row of _LEGAL_BY_KEY, indexed by a position key:
+# 8 * previous symbol + symbol (0..63) inside a plain string, where this bigram alone fixes the
+# automaton state (checked below), or one of the five keys of the embedding positions.
+_KEY_AFTER_OPEN, _KEY_AFTER_BRANCH, _KEY_AFTER_CLOSE_BRANCH, _KEY_AFTER_T, _KEY_AFTER_P = range(64, 69)
+_LEGAL_BY_KEY = np.zeros((69, len(ALPHABET)), dtype=np.uint8)  # padding keys (symbol 0) stay empty
+_LEGAL_BY_KEY[_KEY_AFTER_OPEN, [T, P]] = 1
+_LEGAL_BY_KEY[_KEY_AFTER_BRANCH, B] = 1
+_LEGAL_BY_KEY[_KEY_AFTER_CLOSE_BRANCH, E] = 1
+_LEGAL_BY_KEY[_KEY_AFTER_T, T] = 1
+_LEGAL_BY_KEY[_KEY_AFTER_P, P] = 1
+
+
+def _bigram_states() -> dict[int, int]:
+    """Automaton state after each (previous symbol + 1, symbol + 1) bigram key; fails if ambiguous."""
+    entering = {1: {B + 1}}  # the symbols that lead into each state
+    for state, edges in _EDGES.items():
+        for symbol, after in edges:
+            entering.setdefault(after, set()).add(symbol + 1)
+    states = {8 * previous + B + 1: 1 for previous in (0, T + 1, P + 1)}  # B after padding or a branch
+    for state, edges in _EDGES.items():
+        for symbol, after in edges:
+            for previous in entering[state]:
+                key = 8 * previous + symbol + 1
+                if states.setdefault(key, after) != after:
+                    raise AssertionError(f"the bigram {key} does not determine the Reber state")
+    return states
+
+
+for _key, _state in _bigram_states().items():
+    for _choice, _symbol in enumerate(_SYMBOL[_state]):
+        if _state in _EDGES:
+            _LEGAL_BY_KEY[_key, _symbol] = 1
+# _LEGAL_PAIRS[69 * a + b] = _LEGAL_BY_KEY[a] followed by _LEGAL_BY_KEY[b] (see _write_legal_sets).
+_LEGAL_PAIRS = np.concatenate(
+    np.broadcast_arrays(_LEGAL_BY_KEY[:, None, :], _LEGAL_BY_KEY[None, :, :]), axis=-1
+).reshape(-1, 2 * len(ALPHABET))
 _TOKEN_OF_SYMBOL = np.arange(-1, len(ALPHABET), dtype=np.int32).clip(0)  # padding -> token 0
 _CODEPOINT_OF_SYMBOL = np.frombuffer(("\0" + ALPHABET).encode("utf-32-le"), dtype=np.uint32)
 _FINISH_ROWS = 2048  # rows per chunk of _finish's lookups
@@ -166,7 +191,7 @@ class ReberGrammar(Task[ReberConfig]):
     config_class = ReberConfig
     version = "1.0.0"
     sequence_fields = ("tokens", "next_symbols")
-    block_sequence_fields = ("symbols", "codes")
+    block_sequence_fields = ("symbols",)
     alphabet = ALPHABET
     description = (
         "Strings of the Reber grammar (plain or embedded). Per position, the multi-hot set of "
@@ -241,10 +266,10 @@ class ReberGrammar(Task[ReberConfig]):
         )
         arrays = _embed(walks, rows["walk"], rows["column"], rows["inner_length"], rows["branches"])
         arrays["_dropped"] = np.int64(dropped)
-        return arrays  # int8 symbols and position codes; _finish expands them once per batch
+        return arrays  # int8 symbols; _finish expands them once per batch
 
     def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        symbols, codes = arrays["symbols"], arrays["codes"]
+        symbols = arrays["symbols"]
         n, width = symbols.shape
         out = allocate_fields(
             {
@@ -259,7 +284,7 @@ class ReberGrammar(Task[ReberConfig]):
             rows = slice(start, start + _FINISH_ROWS)
             np.take(_TOKEN_OF_SYMBOL, symbols[rows], out=tokens[rows], mode="clip")
             np.take(_CODEPOINT_OF_SYMBOL, symbols[rows], out=codepoints[rows], mode="clip")
-        _write_legal_sets(codes, next_symbols)
+        _write_legal_sets(_position_keys(symbols, arrays["length"], self.config.embedding_depth), next_symbols)
         text = codepoints.view(f"<U{max(width, 1)}").reshape(-1)  # padding code 0 ends each string
         return {"tokens": tokens, "length": arrays["length"], "next_symbols": next_symbols, "text": text}
 
@@ -290,6 +315,10 @@ class ReberGrammar(Task[ReberConfig]):
             "column": column,
         }
 
+    def describe(self, example: Mapping[str, Any]) -> str:
+        legal = ["{" + "".join(ALPHABET[j] for j in np.flatnonzero(row)) + "}" for row in example["next_symbols"]]
+        return f"{example['text']}  next: {' '.join(legal)}"
+
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
         """Mean next-symbol entropy (nats) over predicted positions: the floor of categorical cross-entropy.
 
@@ -302,25 +331,25 @@ class ReberGrammar(Task[ReberConfig]):
         return float(np.log(np.where(positions, legal, 1.0)).sum() / positions.sum())
 
 
-def _write_legal_sets(codes: np.ndarray, out: np.ndarray) -> None:
-    """``out[...] = _LEGAL[codes]``, two positions per lookup.
+def _write_legal_sets(keys: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = _LEGAL_BY_KEY[keys]``, two positions per lookup.
 
     NumPy gathers 7-byte rows with one ``memmove`` each; looking up pairs of
-    consecutive positions in a table of all 13 x 13 code pairs halves the gathers.
+    consecutive positions in a table of all key pairs halves the gathers.
 
     Args:
-        codes: Position codes, any shape, C-contiguous.
-        out: C-contiguous uint8 array of shape ``codes.shape + (7,)``.
+        keys: Position keys (see ``_position_keys``), any shape, C-contiguous.
+        out: C-contiguous uint8 array of shape ``keys.shape + (7,)``.
     """
-    flat_codes, flat_out = codes.reshape(-1), out.reshape(-1, len(ALPHABET))
-    pairs = len(flat_codes) // 2
+    flat_keys, flat_out = keys.reshape(-1), out.reshape(-1, len(ALPHABET))
+    pairs = len(flat_keys) // 2
     paired_out = flat_out[: 2 * pairs].reshape(pairs, 2 * len(ALPHABET))
     for start in range(0, pairs, _FINISH_PAIRS):
-        chunk = flat_codes[2 * start : 2 * min(start + _FINISH_PAIRS, pairs)]
-        pair_codes = chunk[0::2].astype(np.int16) * len(_LEGAL) + chunk[1::2]
-        np.take(_LEGAL_PAIRS, pair_codes, axis=0, out=paired_out[start : start + len(pair_codes)], mode="clip")
-    if len(flat_codes) % 2:
-        flat_out[-1] = _LEGAL[flat_codes[-1]]
+        chunk = flat_keys[2 * start : 2 * min(start + _FINISH_PAIRS, pairs)]
+        pair_keys = chunk[0::2].astype(np.int16) * len(_LEGAL_BY_KEY) + chunk[1::2]
+        np.take(_LEGAL_PAIRS, pair_keys, axis=0, out=paired_out[start : start + len(pair_keys)], mode="clip")
+    if len(flat_keys) % 2:
+        flat_out[-1] = _LEGAL_BY_KEY[flat_keys[-1]]
 
 
 def _sample_lengths(draws: _random.Draws, n: int, low: int, high: int) -> np.ndarray:
@@ -332,14 +361,13 @@ def _sample_lengths(draws: _random.Draws, n: int, low: int, high: int) -> np.nda
 
 
 class _Walk(NamedTuple):
-    """Plain strings walked longest first: time-major ``symbols`` and ``states`` and the row ``order``.
+    """Plain strings walked longest first: time-major ``symbols`` and the row ``order``.
 
-    Column ``i`` of ``symbols`` (token id + 1, zero after the string) and
-    ``states`` (``_END`` after it) is the string of example ``order[i]``.
+    Column ``i`` of ``symbols`` (token id + 1, zero after the string) is the
+    string of example ``order[i]``.
     """
 
     symbols: np.ndarray
-    states: np.ndarray
     order: np.ndarray
 
 
@@ -354,7 +382,6 @@ class _EdgeTables(NamedTuple):
     threshold: np.ndarray  # uint64 by 2 * key: the second edge is taken when the draw is >= it
     next_key: np.ndarray  # int32 by edge: 2 * key after the edge
     symbol: np.ndarray  # int8 by edge: token id + 1 of the emitted symbol
-    state: np.ndarray  # int8 by edge: automaton state after the edge
     stride: int
 
 
@@ -371,7 +398,7 @@ def _edge_tables(max_length: int) -> _EdgeTables:
     after = _NEXT[edge_state, second]
     next_key = (2 * (after * stride + np.maximum(edge_remaining - 1, 0))).astype(np.int32)
     symbol = (_SYMBOL[edge_state, second] + 1).astype(np.int8)
-    return _EdgeTables(threshold, next_key, symbol, after.astype(np.int8), stride)
+    return _EdgeTables(threshold, next_key, symbol, stride)
 
 
 def _walk(draws: _random.Draws, lengths: np.ndarray, max_length: int) -> _Walk:
@@ -384,8 +411,7 @@ def _walk(draws: _random.Draws, lengths: np.ndarray, max_length: int) -> _Walk:
     active_per_step = n - np.cumsum(np.bincount(sorted_lengths, minlength=width + 1))[:width]
     bits = draws.bits53(int(active_per_step[1:].sum()))
     symbols = np.zeros((width, n), dtype=np.int8)  # time-major: each step writes a prefix
-    states = np.full((width, n), _END, dtype=np.int8)
-    symbols[0], states[0] = B + 1, 1
+    symbols[0] = B + 1
     key = (2 * (tables.stride + sorted_lengths - 1)).astype(np.int32)  # state 1 after B
     spare = np.empty_like(key)
     used = 0
@@ -395,46 +421,62 @@ def _walk(draws: _random.Draws, lengths: np.ndarray, max_length: int) -> _Walk:
         current += bits[used : used + active] >= np.take(tables.threshold, current)  # now the edge
         used += active
         np.take(tables.symbol, current, out=symbols[t, :active], mode="clip")
-        np.take(tables.state, current, out=states[t, :active], mode="clip")
         np.take(tables.next_key, current, out=spare[:active], mode="clip")
         key, spare = spare, key
-    return _Walk(symbols, states, order)
+    return _Walk(symbols, order)
 
 
 def _embed(
     walks: list[_Walk], walk: np.ndarray, column: np.ndarray, inner_lengths: np.ndarray, branches: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Wraps plain strings in ``depth`` embeddings and codes each position's legal-next set.
+    """Wraps plain strings in ``depth`` embeddings: ``B b <string> b E``, innermost level last.
 
     Row ``i``'s plain string is column ``column[i]`` of ``walks[walk[i]]``.
-    Every position gets a code whose row in ``_LEGAL`` is its legal-next set:
-    the automaton states 0..7 inside the plain string, and the embedding codes
-    around it, so one gather later builds the whole multi-hot array.
     """
     n, depth = branches.shape
     lengths = inner_lengths + 4 * depth
     width = int(lengths.max(initial=4 * depth))
     symbols = np.zeros((n, width), dtype=np.int8)  # token id + 1; 0 is padding
-    codes = np.full((n, width), _END, dtype=np.int8)  # padding: empty legal set
     for index, plain in enumerate(walks):
         rows = slice(None) if len(walks) == 1 else np.flatnonzero(walk == index)
         steps = min(plain.symbols.shape[0], width - 4 * depth)
-        inner = slice(2 * depth, 2 * depth + steps)
         # Rows of the transposed time-major walk: several times faster than take(axis=1).T here.
-        symbols[rows, inner] = plain.symbols[:steps].T[column[rows]]
-        codes[rows, inner] = plain.states[:steps].T[column[rows]]
-    rows = np.arange(n)
-    last = lengths - 1
+        symbols[rows, 2 * depth : 2 * depth + steps] = plain.symbols[:steps].T[column[rows]]
+    flat, row_starts = symbols.reshape(-1), np.arange(n) * width
     for level in range(depth):  # level 0 is the outermost embedding
-        branch = branches[:, level]
-        symbols[:, 2 * level], symbols[:, 2 * level + 1] = B + 1, branch + 1
-        codes[:, 2 * level], codes[:, 2 * level + 1] = _AFTER_OPEN, _AFTER_BRANCH
-        close_branch = last - 2 * level - 1
-        symbols[rows, close_branch], symbols[rows, close_branch + 1] = branch + 1, E + 1
-        codes[rows, close_branch] = _AFTER_CLOSE_BRANCH
+        branch = branches[:, level] + 1
+        symbols[:, 2 * level], symbols[:, 2 * level + 1] = B + 1, branch
+        close_branch = row_starts + lengths - 2 * level - 2
+        flat[close_branch], flat[close_branch + 1] = branch, E + 1
+    return {"symbols": symbols, "length": lengths.astype(np.int32)}
+
+
+def _position_keys(symbols: np.ndarray, lengths: np.ndarray, depth: int) -> np.ndarray:
+    """The ``_LEGAL_BY_KEY`` row of every position: its bigram, or its embedding role.
+
+    Args:
+        symbols: Padded symbols (token id + 1), shape ``(n, width)``.
+        lengths: String lengths, shape ``(n,)``.
+        depth: Embedding depth (0 for plain strings).
+
+    Returns:
+        int8 keys of shape ``(n, width)``.
+    """
+    n, width = symbols.shape
+    keys = symbols.copy()  # column 0 follows padding: key = symbol
+    if n == 0:
+        return keys
+    if width > 1:
+        np.multiply(symbols[:, :-1], 8, out=keys[:, 1:])
+        keys[:, 1:] += symbols[:, 1:]
+    flat, row_starts = keys.reshape(-1), np.arange(n) * width
+    for level in range(depth):
+        keys[:, 2 * level], keys[:, 2 * level + 1] = _KEY_AFTER_OPEN, _KEY_AFTER_BRANCH
+        close_branch = row_starts + np.asarray(lengths) - 2 * level - 2
+        flat[close_branch] = _KEY_AFTER_CLOSE_BRANCH
         # After the E that closes the level below, only this level's branch symbol is legal.
-        codes[rows, close_branch - 1] = np.where(branch == T, _AFTER_T, _AFTER_P)
-    return {"symbols": symbols, "codes": codes, "length": lengths.astype(np.int32)}
+        flat[close_branch - 1] = np.where(symbols[:, 2 * level + 1] == T + 1, _KEY_AFTER_T, _KEY_AFTER_P)
+    return keys
 
 
 def tokens_to_text(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -145,6 +145,9 @@ class SequenceReversal(Task[ReversalConfig]):
                 self.config.vocab_size, int(chunk_lengths.sum()), token_dtype
             )
             yield {"inputs": tokens, "length": chunk_lengths.astype(np.int32)}
+
+    def describe(self, example: Mapping[str, Any]) -> str:
+        return f"{np.asarray(example['inputs']).tolist()} -> {np.asarray(example['targets']).tolist()}"
 
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
         """0: the targets are a deterministic function of the whole input."""
