@@ -111,8 +111,9 @@ class Draws:
         Returns:
             ``count`` integers in ``[0, high)``.
         """
+        high = int(high)
         out = np.empty(count, dtype=dtype)
-        power_of_two = high & (high - 1) == 0
+        power_of_two = (high & (high - 1)) == 0
         for start in range(0, count, _DRAW_CHUNK):
             bits = self._bits.random_raw(min(_DRAW_CHUNK, count - start))
             if power_of_two:  # (top32 * 2**k) >> 32 is the top k bits

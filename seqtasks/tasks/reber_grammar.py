@@ -84,9 +84,8 @@ def _bigram_states() -> dict[int, int]:
 
 
 for _key, _state in _bigram_states().items():
-    for _choice, _symbol in enumerate(_SYMBOL[_state]):
-        if _state in _EDGES:
-            _LEGAL_BY_KEY[_key, _symbol] = 1
+    if _state in _EDGES:  # after the final E (state _END) nothing is legal
+        _LEGAL_BY_KEY[_key, [symbol for symbol, _ in _EDGES[_state]]] = 1
 # _LEGAL_PAIRS[69 * a + b] = _LEGAL_BY_KEY[a] followed by _LEGAL_BY_KEY[b] (see _write_legal_sets).
 _LEGAL_PAIRS = np.concatenate(
     np.broadcast_arrays(_LEGAL_BY_KEY[:, None, :], _LEGAL_BY_KEY[None, :, :]), axis=-1
