@@ -243,7 +243,8 @@ def write_reports(
         "",
         f"- grid: {len(tasks)} task(s) x {len(models)} model(s) x {seeds} seed(s) (seeds 0..{seeds - 1}); {mode}",
         f"- run time: {sum(run['wall_time_s'] for runs in results.values() for run in runs) / 60:.1f} min summed over"
-        f" the runs; this invocation took {wall_seconds / 60:.1f} min (it reuses runs finished earlier)",
+        f" the runs; this invocation took {wall_seconds / 60:.1f} min (runs finished earlier are reused unless"
+        " `--fresh`)",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, {platform.platform()}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
         "- cells: mean ± sample std over seeds; `(k of n)`: the metric exists for only k of n seeds "
