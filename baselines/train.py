@@ -274,6 +274,7 @@ def train(
     eval_size: int | None = None,
     task_overrides: Mapping[str, Any] | None = None,
     verbose: int = 1,
+    locate_nan: bool = False,
     callbacks: Sequence[Any] = (),
     command: str | None = None,
 ) -> dict[str, Any]:
@@ -294,6 +295,10 @@ def train(
         eval_size: Cap on the examples of each evaluation split.
         task_overrides: Task config fields to override (``seqtasks.make`` keywords).
         verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
+        locate_nan: Watch every update with :class:`seqtasks.stability.NaNLocator` instead of
+            ``TerminateOnNaN``: at the first non-finite loss, weight or layer output, stop,
+            restore the last finite weights and write ``nan_report.json``/``.md`` (costs a
+            host copy of the weights and a probe forward pass per update).
         callbacks: Extra Keras callbacks (run after the built-in ones).
         command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
 
@@ -314,6 +319,8 @@ def train(
             raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1 (or None for the default)")
     if verbose not in (0, 1, 2):
         raise ValueError(f"invalid verbose={verbose!r}; allowed: 0, 1 or 2")
+    if locate_nan not in (False, True) or (locate_nan and strategy != "default"):
+        raise ValueError(f"invalid locate_nan={locate_nan!r} with strategy={strategy!r}; allowed: True only with 'default'")
     quick_settings = dict(recipe.extra.get("quick", {})) if quick else {}
     task_name = task or quick_settings.get("task") or recipe.task
     if task_name.partition("/")[0] != recipe.task.partition("/")[0]:
@@ -376,8 +383,14 @@ def train(
     callback_list = [SetEpoch(batches), run_state]
     if validation is not None:
         callback_list.append(ValidationMetrics(the_task, validation, train_mean))
+    locator = None
+    if locate_nan:
+        from seqtasks.stability import NaNLocator
+
+        # Within an epoch, update `step` used batch `step % len(batches)` of that epoch's order.
+        locator = NaNLocator(probe_inputs=lambda step: batches[step % len(batches)][0], report_path=out_dir / "nan_report")
     callback_list += [
-        keras.callbacks.TerminateOnNaN(),
+        locator or keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
         *callbacks,
@@ -423,6 +436,7 @@ def train(
         "sequences_seen": state["sequences_seen"],
         "nan_free_steps": state["nan_free_steps"],
         "nonfinite_steps": state["nonfinite_steps"],
+        "nan_report": locator.report if locator is not None else None,
         "wall_time_s": time.perf_counter() - started,
         "train_time_s": state["train_seconds"],
         "versions": environment_versions(),
@@ -459,6 +473,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--eval-size", type=int, default=None)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument(
+        "--locate-nan",
+        action="store_true",
+        help="watch every update with the stability kit's NaNLocator; writes nan_report.json/.md on a failure",
+    )
 
 
 def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
@@ -476,6 +495,7 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
         train_size=args.train_size,
         eval_size=args.eval_size,
         verbose=args.verbose,
+        locate_nan=args.locate_nan,
         command=command,
     )
     summary = {split: _scalars(values) for split, values in result["final"].items()}

@@ -175,6 +175,31 @@ def test_train_rejects_bad_parameters(tmp_path):
         train(recipe_name("reber_grammar", "lstm"), out=tmp_path, train_size=0)
     with pytest.raises(ValueError, match="invalid recipe 'nope'"):
         train("nope", out=tmp_path)
+    with pytest.raises(ValueError, match="invalid locate_nan=True with strategy='mirrored'; allowed: True only"):
+        train(recipe_name("reber_grammar", "lstm"), out=tmp_path, strategy="mirrored", locate_nan=True)
+
+
+def test_locate_nan_stops_a_poisoned_run_and_reports_it(tmp_path):
+    """--locate-nan: the first non-finite update is named, the last finite weights come back."""
+    import keras
+
+    class PoisonAfterThirdUpdate(keras.callbacks.Callback):  # runs after the locator (extra callbacks come last)
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.set_weights([w * np.nan for w in self.model.get_weights()])
+
+    result = train(
+        recipe_name("sequence_reversal", "lstm"), out=tmp_path, epochs=2, train_size=256, eval_size=32, verbose=0,
+        locate_nan=True, callbacks=[PoisonAfterThirdUpdate()],
+    )
+    report = result["nan_report"]
+    assert report["update"] == 4 and report["restored_weights_from_update"] == 3
+    assert (tmp_path / "nan_report.json").exists() and (tmp_path / "nan_report.md").exists()
+    assert result["sequences_seen"] == 4 * result["batch_size"]  # stopped right after the failing update
+    assert result["nonfinite_steps"] == 1 and result["epochs"] == 2 and len(result["per_epoch"]) == 1
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert np.isfinite(result["final"]["test"]["token_accuracy"])
 
 
 @pytest.mark.slow
