@@ -257,16 +257,8 @@ class Task(abc.ABC, Generic[ConfigT]):
             values = [part[key] for part in parts]
             if key not in time_fields or width is None:
                 out[key] = values[0] if len(values) == 1 else np.concatenate(values, axis=0)
-            elif len(values) == 1:
-                out[key] = values[0][:, :width]
-            else:  # one copy into the final shape instead of padding each part, then concatenating
-                joined = np.zeros((sum(len(v) for v in values), width, *values[0].shape[2:]), values[0].dtype)
-                row = 0
-                for value in values:
-                    part_width = min(width, value.shape[1])
-                    joined[row : row + len(value), :part_width] = value[:, :part_width]
-                    row += len(value)
-                out[key] = joined
+            else:
+                out[key] = _join_padded(values, width)
         return out
 
     def split_bucket_mask(self, hashes: np.ndarray, split: str) -> np.ndarray:
@@ -276,12 +268,20 @@ class Task(abc.ABC, Generic[ConfigT]):
         return (buckets >= chosen.start) & (buckets < chosen.stop)
 
 
-def _pad_axis1(value: np.ndarray, width: int) -> np.ndarray:
-    if value.shape[1] == width:
-        return value
-    pad = [(0, 0)] * value.ndim
-    pad[1] = (0, width - value.shape[1])
-    return np.pad(value, pad)
+def _join_padded(values: list[np.ndarray], width: int) -> np.ndarray:
+    """Concatenates arrays along axis 0, each zero-padded or cut to ``width`` along axis 1.
+
+    One copy into the final shape (a single array is only sliced).
+    """
+    if len(values) == 1:
+        return values[0][:, :width]
+    joined = np.zeros((sum(len(v) for v in values), width, *values[0].shape[2:]), values[0].dtype)
+    row = 0
+    for value in values:
+        part_width = min(width, value.shape[1])
+        joined[row : row + len(value), :part_width] = value[:, :part_width]
+        row += len(value)
+    return joined
 
 
 def fill_by_rejection(
@@ -329,7 +329,7 @@ def fill_by_rejection(
     for key in accepted[0]:
         values = [a[key] for a in accepted]
         if values[0].ndim > 1:
-            width = max(v.shape[1] for v in values)
-            values = [_pad_axis1(v, width) for v in values]
-        out[key] = np.concatenate(values, axis=0)
+            out[key] = _join_padded(values, max(v.shape[1] for v in values))
+        else:
+            out[key] = np.concatenate(values, axis=0)
     return out, rejected

@@ -110,12 +110,6 @@ def _finish_probabilities(max_remaining: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def _first_edge_thresholds(max_remaining: int) -> np.ndarray:
-    """``_first_edge_probabilities`` as integer thresholds on 53-bit draws (see ``uniform_thresholds``)."""
-    return _random.uniform_thresholds(_first_edge_probabilities(max_remaining))
-
-
-@functools.lru_cache(maxsize=None)
 def _first_edge_probabilities(max_remaining: int) -> np.ndarray:
     """``p[s, r]``: probability of a state's first edge given the string ends in exactly r more symbols."""
     f = _finish_probabilities(max_remaining)
@@ -391,7 +385,7 @@ def _edge_tables(max_length: int) -> _EdgeTables:
     keys = np.arange(8 * stride)
     state, remaining = keys // stride, keys % stride
     threshold = np.zeros(2 * len(keys), dtype=np.uint64)
-    threshold[0::2] = _first_edge_thresholds(max_length)[state, remaining]
+    threshold[0::2] = _random.uniform_thresholds(_first_edge_probabilities(max_length))[state, remaining]
     edge_state, edge_remaining = state.repeat(2), remaining.repeat(2)
     second = np.tile([0, 1], len(keys))
     after = _NEXT[edge_state, second]
