@@ -16,7 +16,7 @@ from seqtasks.config import TaskConfig
 from seqtasks.registry import get_preset, list_presets, list_tasks, make, register
 from seqtasks.tasks.base import Batch, Preset, Task
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Batch",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -12,12 +13,24 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seqtasks import fingerprint as fingerprints
+from seqtasks.config import short_repr
 from seqtasks.registry import get_preset, list_presets, list_tasks, make
 
 console = Console()
+error_console = Console(stderr=True)
+
+EXIT_INVALID = 2
+"""Exit status of a bad argument or parameter (``ValueError``)."""
+EXIT_FILE_ERROR = 1
+"""Exit status of a file that cannot be read or written."""
+
+
+class FileProblem(Exception):
+    """A path the command cannot use; the message names it (printed without a traceback)."""
 
 
 def _parse_params(pairs: Sequence[str]) -> dict[str, object]:
@@ -26,12 +39,51 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, object]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"invalid --param {pair!r}; allowed: key=value")
+            raise ValueError(f"invalid --param {short_repr(pair)}; allowed: key=value")
         try:
             params[key] = json.loads(value)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or a number beyond Python's int-to-str digit limit: the config rejects it
             params[key] = value
     return params
+
+
+def os_error_text(error: OSError, path: object | None = None) -> str:
+    """One line for an ``OSError``: the path and the reason, e.g. ``"/x/y: No space left on device"``."""
+    where = path if path is not None else (error.filename or "")
+    reason = error.strerror or (errno.errorcode.get(error.errno, "") if error.errno else "") or str(error)
+    return f"{where}: {reason}" if where else reason
+
+
+def check_writable_file(path: Path, option: str) -> None:
+    """Raises :class:`FileProblem` unless a file can be created at ``path`` (checked before any work).
+
+    Args:
+        path: Where the file will be written (its missing folders will be created).
+        option: The command-line option that named it, for the message.
+    """
+    if path.is_dir():
+        raise FileProblem(f"invalid {option}={str(path)!r}: it is an existing folder; allowed: a file path")
+    check_writable_folder(path.parent, option, path)
+
+
+def check_writable_folder(folder: Path, option: str, named: Path | None = None) -> None:
+    """Raises :class:`FileProblem` unless ``folder`` exists as a writable folder or can be created.
+
+    Args:
+        folder: The folder.
+        option: The command-line option that named it, for the message.
+        named: The path the user gave (default: ``folder``).
+    """
+    named = folder if named is None else named
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FileProblem(
+            f"invalid {option}={str(named)!r}: {existing} is a file, not a folder; allowed: a path under a folder"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FileProblem(f"invalid {option}={str(named)!r}: {existing}: permission denied (cannot write there)")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -48,7 +100,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     task = make(args.task, **_parse_params(args.param))
-    batch = task.generate(args.split, 0, args.n, seed=args.seed)
+    batch = task.sample(args.n, seed=args.seed, split=args.split)
     console.print(f"[bold]{args.task}[/bold] split={args.split} seed={args.seed} config={task.config.to_dict()}")
     for i, example in enumerate(task.examples(batch)):
         console.print(f"  {i:>3}  {task.describe(example)}", highlight=False)
@@ -63,10 +115,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if n is None:
         raise ValueError(f"{task.name}: split {args.split!r} has no default size; pass -n")
     out = Path(args.out or f"{args.task.replace('/', '_')}_{args.split}.{args.format}")
-    batch = task.generate(args.split, 0, n, seed=args.seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary file in the same folder and rename: never a partial file.
-    handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    check_writable_file(out, "--out")  # before generating anything
+    batch = task.sample(n, seed=args.seed, split=args.split)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # Write to a temporary file in the same folder and rename: never a partial file.
+        handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as error:
+        raise FileProblem(f"cannot write --out={str(out)!r}: {os_error_text(error)}") from error
     try:
         with os.fdopen(handle, "wb") as stream:
             if args.format == "npz":
@@ -76,10 +132,12 @@ def cmd_export(args: argparse.Namespace) -> int:
                     record = {k: (v.tolist() if isinstance(v, np.ndarray) else v.item()) for k, v in example.items()}
                     stream.write((json.dumps(record) + "\n").encode())
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise FileProblem(f"cannot write --out={str(out)!r}: {os_error_text(error, out)}") from error
         raise
-    console.print(f"wrote {n} examples of {args.task} [{args.split}] to {out}")
+    console.print(f"wrote {n} examples of {args.task} [{args.split}] to {out}", highlight=False, markup=False)
     return 0
 
 
@@ -155,8 +213,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ValueError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
-        return 2
+        _print_error(str(error))
+        return EXIT_INVALID
+    except FileProblem as error:
+        _print_error(str(error))
+        return EXIT_FILE_ERROR
+    except OSError as error:  # a file problem not caught where it happened: still one line, no traceback
+        _print_error(os_error_text(error))
+        return EXIT_FILE_ERROR
+
+
+def _print_error(message: str) -> None:
+    """Prints ``error: message`` as one line on stderr (never wrapped, no markup read from the message)."""
+    error_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ def to_supervised(
         width = raw.shape[1]
         steps = np.arange(width)[None, :]
         weight = (steps < (lengths - spec.target_offset)[:, None]).astype(np.float32)
+        if spec.weight_field is not None:
+            weight *= np.asarray(batch[spec.weight_field])[:, :width].astype(np.float32)
         shifted = np.zeros_like(field)
         shifted[:, : width - spec.target_offset] = field[:, spec.target_offset :]
         if spec.target_kind == "sparse":

@@ -7,11 +7,12 @@ task or a preset touches one file (plus its test).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from typing import Any
 
-from seqtasks.config import check_known_keys
+from seqtasks.config import MEMORY_BUDGET_ENV, check_known_keys, format_bytes, memory_budget_bytes, short_repr
 from seqtasks.tasks.base import Preset, Task
 
 _TASKS: dict[str, type[Task]] = {}
@@ -50,8 +51,8 @@ def list_tasks() -> list[str]:
 def task_class(name: str) -> type[Task]:
     """The task class registered under ``name``."""
     _load_all()
-    if name not in _TASKS:
-        raise ValueError(f"invalid task name {name!r}; allowed: one of " + ", ".join(sorted(_TASKS)))
+    if not isinstance(name, str) or name not in _TASKS:
+        raise ValueError(f"invalid task name {short_repr(name)}; allowed: one of " + ", ".join(sorted(_TASKS)))
     return _TASKS[name]
 
 
@@ -64,6 +65,8 @@ def list_presets(name: str) -> list[str]:
 
 def get_preset(name: str) -> tuple[type[Task], Preset]:
     """Resolves ``"task"`` or ``"task/preset"`` to its task class and preset."""
+    if not isinstance(name, str):
+        task_class(name)  # raises: names are strings
     task_name, _, preset_name = name.partition("/")
     cls = task_class(task_name)
     preset_name = preset_name or cls.default_preset
@@ -71,7 +74,8 @@ def get_preset(name: str) -> tuple[type[Task], Preset]:
         if preset.name == preset_name:
             return cls, preset
     raise ValueError(
-        f"{task_name}: invalid config name {preset_name!r}; allowed: one of " + ", ".join(list_presets(task_name))
+        f"{task_name}: invalid config name {short_repr(preset_name)}; allowed: one of "
+        + ", ".join(list_presets(task_name))
     )
 
 
@@ -92,4 +96,26 @@ def make(name: str, **params: Any) -> Task:
     cls, preset = get_preset(name)
     check_known_keys(cls.config_class, params)
     config = preset.config.replace(**params) if params else preset.config
-    return cls(config)
+    task = cls(config)
+    if params:
+        check_servable(task)
+    return task
+
+
+def check_servable(task: Task) -> None:
+    """Raises ``ValueError`` if even one example of some split would exceed the memory budget.
+
+    Generators work a block of examples at a time, so a config whose block does
+    not fit could serve no request at all; it is refused when it is made.
+    """
+    budget = memory_budget_bytes()
+    for split in task.splits:
+        needed = task.estimate_bytes(split, 1)
+        if needed > budget:
+            names = task.memory_parameters(split) or tuple(f.name for f in dataclasses.fields(task.config))
+            values = ", ".join(f"{key}={short_repr(getattr(task.config, key))}" for key in names)
+            raise ValueError(
+                f"{task.name}: invalid {values}: one example of split {split!r} needs about {format_bytes(needed)} "
+                f"(examples are generated {task.block_size} at a time), over the memory budget of "
+                f"{format_bytes(budget)}; allowed: smaller {' or '.join(names)} (or raise {MEMORY_BUDGET_ENV})"
+            )

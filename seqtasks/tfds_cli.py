@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -47,19 +48,41 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     import seqtasks.tfds_builders  # noqa: F401 - registers the builders
 
+    from seqtasks.cli import FileProblem, check_writable_folder, os_error_text
+    from seqtasks.config import short_repr
+    from seqtasks.registry import get_preset, list_tasks
+
+    name = args.dataset.partition(":")[0]  # tfds names may end in ":VERSION"
+    if name.partition("/")[0] not in list_tasks():
+        raise ValueError(
+            f"invalid dataset={short_repr(args.dataset)}; allowed: task or task/config from `seqtasks list` "
+            "(tasks: " + ", ".join(list_tasks()) + ")"
+        )
+    get_preset(name)  # an unknown config: ValueError listing the task's configs
     try:
         builder = tfds.builder(args.dataset, data_dir=args.data_dir)
     except tfds.core.registered.DatasetNotFoundError as error:
-        raise ValueError(f"invalid dataset={args.dataset!r}; allowed: task or task/config from `seqtasks list`") from error
+        raise ValueError(
+            f"invalid dataset={short_repr(args.dataset)}; allowed: task or task/config from `seqtasks list`"
+        ) from error
     options = beam_pipeline_options(args.beam, args.beam_pipeline_options)
     tfds.enable_progress_bar()  # tfds's own tqdm bars: per split, examples generated and shuffled
     already = builder.is_prepared()
+    if not already and "://" not in str(builder.data_dir):  # local folders only (not gs://...)
+        check_writable_folder(Path(str(builder.data_dir)), "--data_dir", Path(args.data_dir or str(builder.data_dir)))
     console.print(
         f"{'found' if already else 'building'} [bold]{builder.name}/{builder.builder_config.name}[/bold] "
         f"{builder.version} in {builder.data_dir}" + (" with Apache Beam" if options is not None else ""),
         highlight=False,
     )
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(beam_options=options))
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(beam_options=options))
+    except OSError as error:
+        raise FileProblem(f"cannot build in --data_dir={str(builder.data_dir)!r}: {os_error_text(error)}") from error
+    except Exception as error:  # tf.io.gfile reports file errors as tf.errors.OpError, not OSError
+        if type(error).__module__.startswith("tensorflow") and hasattr(error, "message"):
+            raise FileProblem(f"cannot build in --data_dir={str(builder.data_dir)!r}: {error.message}") from error
+        raise
     table = Table(title=f"{builder.name}/{builder.builder_config.name} {builder.version}")
     table.add_column("split")
     table.add_column("examples", justify="right")

@@ -32,10 +32,43 @@ def test_labels_carry_no_signal():
 
 
 def test_floor_is_label_entropy():
+    """The population floor is H(p); a batch's own floor is the entropy of its own labels."""
     task = seqtasks.make("random_labels", positive_fraction=0.25, label_block=8)
-    assert task.loss_floor({}) == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+    assert task.label_entropy() == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+    assert task.loss_floor({"label": np.array([1, 0, 0, 0])}) == pytest.approx(task.label_entropy())
+    assert task.loss_floor({"label": np.array([1, 0, 0, 0, 0])}) == pytest.approx(-(0.2 * math.log(0.2) + 0.8 * math.log(0.8)))
 
 
 def test_fraction_must_give_whole_counts():
     with pytest.raises(ValueError, match="positive_fraction=0.2"):
         seqtasks.make("random_labels", positive_fraction=0.2, label_block=32)
+
+
+def test_summary_describes_the_batch_it_is_given():
+    task = seqtasks.make("random_labels/t48_f16")
+    ones = {"label": np.ones(70, dtype=np.int32)}
+    assert task.summary(ones) == "positives 70 of 70 (exactly 5 per block of 32); positives per block of 32: [32, 32]"
+    assert task.summary({"label": np.zeros(3, dtype=np.int32)}) == "positives 0 of 3 (exactly 5 per block of 32)"
+    for split, seed in (("train", 0), ("test", 3), ("validation", 11)):
+        labels = task.sample(20, seed=seed, split=split)["label"]
+        assert task.summary(task.sample(20, seed=seed, split=split)).startswith(f"positives {labels.sum()} of 20 ")
+
+
+def test_seqtasks_show_counts_positives_of_the_split_and_seed_asked_for(capsys):
+    from seqtasks.cli import main
+
+    counts = set()
+    for split, seed in (("train", 0), ("test", 3), ("validation", 7), ("test", 12)):
+        assert main(["show", "random_labels/t48_f16", "--split", split, "--seed", str(seed), "-n", "20"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        expected = int(seqtasks.make("random_labels/t48_f16").sample(20, seed=seed, split=split)["label"].sum())
+        assert f"positives {expected} of 20" in out
+        counts.add(expected)
+    assert len(counts) > 1  # the count does depend on split and seed
+
+
+def test_memory_of_a_block_is_bounded_at_construction():
+    with pytest.raises(ValueError, match=r"invalid time_steps=100000, features=100000, label_block=32: .* 10.5 TiB"):
+        seqtasks.make("random_labels", time_steps=100_000, features=100_000)
+    with pytest.raises(ValueError, match=r"label_block=1000000: one block of 1000000 examples needs about 361 GiB"):
+        seqtasks.make("random_labels", label_block=1_000_000, positive_fraction=0.5)

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from seqtasks.cli import main
+from seqtasks.registry import task_class
+from cli_helpers import one_error_line
 
 REPO = Path(__file__).resolve().parents[1]
+REBER_VERSION = task_class("reber_grammar").version  # the tfds VERSION of its builder
 
 
 def _env() -> dict[str, str]:
@@ -49,7 +52,7 @@ def test_import_seqtasks_stays_free_of_tensorflow_and_tfds():
 def test_seqtasks_build_shows_progress_path_and_sizes(tmp_path, capsys):
     assert main(["build", "reber_grammar/embedded", "--data_dir", str(tmp_path)]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    version_dir = tmp_path / "reber_grammar" / "embedded" / "1.0.0"
+    version_dir = tmp_path / "reber_grammar" / "embedded" / REBER_VERSION
     assert (version_dir / "dataset_info.json").is_file()
     assert f"data: {version_dir}" in out
     for split in ("train", "validation", "test", "test_long"):
@@ -61,7 +64,50 @@ def test_seqtasks_build_shows_progress_path_and_sizes(tmp_path, capsys):
 
 def test_seqtasks_build_rejects_unknown_dataset(tmp_path, capsys):
     assert main(["build", "no_such_task", "--data_dir", str(tmp_path)]) == 2
-    assert "invalid dataset='no_such_task'" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "invalid dataset='no_such_task'" in err and "char_to_vector, random_labels, reber_grammar" in err
+
+
+
+
+def test_seqtasks_build_with_an_unknown_config_lists_the_real_ones(tmp_path, capsys):
+    assert main(["build", "reber_grammar/nosuch", "--data_dir", str(tmp_path)]) == 2
+    one_error_line(
+        capsys, "reber_grammar: invalid config name 'nosuch'; allowed: one of embedded, reber, embedded_depth2"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seqtasks_build_into_a_data_dir_it_may_not_write(tmp_path, capsys, monkeypatch):
+    """For any user (root included): the folder reports no write permission."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != tmp_path and real_access(path, mode, **kw))
+    assert main(["build", "reber_grammar/embedded", "--data_dir", str(tmp_path)]) == 1
+    one_error_line(capsys, f"invalid --data_dir={str(tmp_path)!r}", f"{tmp_path}: permission denied")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_seqtasks_build_into_a_read_only_data_dir(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        assert main(["build", "reber_grammar/embedded", "--data_dir", str(folder)]) == 1
+        one_error_line(capsys, "--data_dir=", "permission denied")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_seqtasks_build_reports_a_file_error_while_writing(tmp_path, capsys, monkeypatch):
+    import seqtasks.tfds_builders as builders
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "reber_grammar"))
+
+    monkeypatch.setattr(builders.SeqtasksBuilder, "download_and_prepare", refuse)
+    assert main(["build", "reber_grammar/embedded", "--data_dir", str(tmp_path)]) == 1
+    one_error_line(capsys, "cannot build in --data_dir=", "Permission denied")
 
 
 @pytest.mark.slow
@@ -79,7 +125,8 @@ def test_tfds_command_line_builds_with_imports_seqtasks(tmp_path):
         [str(tfds_script), "build", "reber_grammar/embedded", "--imports", "seqtasks", "--data_dir", str(tmp_path)],
         check=True, env=env, capture_output=True, text=True,
     )
-    assert (tmp_path / "reber_grammar" / "embedded" / "1.0.0" / "reber_grammar-test_long.tfrecord-00000-of-00001").is_file()
+    shard = "reber_grammar-test_long.tfrecord-00000-of-00001"
+    assert (tmp_path / "reber_grammar" / "embedded" / REBER_VERSION / shard).is_file()
 
 
 def test_beam_options_from_flags():

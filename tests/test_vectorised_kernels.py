@@ -1,10 +1,9 @@
-"""The fast array kernels equal the plain formulations they replace, and the data did not change.
+"""The fast array kernels equal the plain formulations they replace, and the data stays pinned.
 
-The digests below were computed with both the block-at-a-time generators of
-0.1.0 and the current ones (compact blocks expanded once, integer thresholds,
-chunked draws): they cover ranges that cross block boundaries and narrow
-configurations that need several rounds of candidates, which the recorded
-fingerprints (the first 512 examples) do not reach.
+The digests below pin dataset version 2.0.0 of ``reber_grammar`` and
+``sequence_reversal`` beyond what the recorded fingerprints (the first 512
+examples) reach: ranges that cross block boundaries, and narrow held-out
+configurations and rare lengths whose validation share needs a second round of candidates.
 """
 
 import numpy as np
@@ -14,15 +13,17 @@ import seqtasks
 from seqtasks import _random, fingerprint
 from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.tasks import reber_grammar
-from seqtasks.tasks.base import fill_by_rejection
+from seqtasks.tasks import base
+from seqtasks.tasks.base import fill_stratified
 from seqtasks.tasks.reber_grammar import ReberConfig, ReberGrammar
 from seqtasks.tasks.sequence_reversal import ReversalConfig, SequenceReversal, reverse_padded
 
 CROSS_BLOCK_DIGESTS = {
-    ("reber_grammar/embedded", "train"): "9f060aa6ac5423ab496785ed77509f020e92e6f6ac247929687b73c6c8cafdc4",
-    ("reber_grammar/embedded_depth2", "train"): "73dd7014cf7c00ca2cf5f525f2e9b806915987030ae1f3f61a2bd9c154b577a1",
-    ("sequence_reversal/len5_vocab10", "train"): "2dee74cf2a8ea3af86d53fd3872365b47f879d3d5734456f59cfde4d90d3827d",
-    ("sequence_reversal/len1to40_vocab2", "test_long"): "8910bd4c76b04de0cf31f68fdda26e248e7168a729e52794d9e483a11c28c77c",
+    ("reber_grammar/embedded", "train"): "2cb4c882d857cfd4e6076203a7af8e156846b377e76bdab12a3309981dae37c4",
+    ("reber_grammar/embedded_depth2", "train"): "46b35bdc6b0abdcc428f63bd0a49b2b3663169912cf1769ee878e20e235ce09e",
+    ("sequence_reversal/len5_vocab10", "train"): "0e810980cd9c8f10e0b0bf8246e6be5af3a998e0599fe8e92fd20a16240acbd8",
+    ("sequence_reversal/len1to40_vocab2", "test_long"): "4d01bec5b0b65c5ff4e95c8834af6a8d07b57b6341d834f56606fec9f63bb207",
+    ("sequence_reversal/len1to40_vocab2", "test"): "6dff718baaccdf8a4e009463cc92bd11efa0218c36a2ef586b35ec970ce253b4",
 }
 
 
@@ -38,20 +39,25 @@ def test_ranges_across_block_boundaries_are_unchanged(name, split):
     ("task", "dropped", "digest"),
     [
         (
-            ReberGrammar(ReberConfig(variant="plain", min_length=8, max_length=9, long_max_length=None)),
-            47481,
-            "c94c218519b067049113986a39b9ca2045156b3ce5fcf4ec9cda443d136b13cd",
+            ReberGrammar(ReberConfig(variant="plain", min_length=24, max_length=25, long_max_length=None)),
+            46223,
+            "87837f90dbce75cd175e82eeac12c69b6384b4cd6626879de2fe0c8efc0c097f",
+        ),
+        (  # the rare long held-out lengths of a block find no validation string in round one
+            ReberGrammar(ReberConfig(variant="embedded")),
+            492,
+            "d90e2e7eb2a5bdffaa01ab79f7ee852697c314bc912731ed4078a843a1180155",
         ),
         (
-            SequenceReversal(ReversalConfig(vocab_size=2, min_length=3, max_length=4)),
-            501225,
-            "a210d9e1fcacacbd92642818dbb6688eddff2884307a7c49367110e8dc7ae036",
+            SequenceReversal(ReversalConfig(vocab_size=2, min_length=10, max_length=11)),
+            185033,
+            "bae553b1d9a8627ab8cc8e631df0b4870d1e15cf5a62a2a84044a916fc7b4687",
         ),
     ],
-    ids=["reber_plain_8_9", "reversal_vocab2_3_4"],
+    ids=["reber_plain_24_25", "reber_embedded", "reversal_vocab2_10_11"],
 )
 def test_several_rounds_of_candidates_are_unchanged(task, dropped, digest):
-    """A tiny sequence space: the validation share needs many rounds (and drops) per block."""
+    """Held-out strata of the validation share: small ones (1,000 to 2,000 sequences), and rare lengths that need a second round."""
     batch = task.generate("validation", 0, 300, seed=1)
     assert batch.dropped == dropped
     assert fingerprint.fingerprint(task, batch) == digest
@@ -121,21 +127,38 @@ def test_uniform_thresholds_decide_like_float_comparison():
         np.testing.assert_array_equal(k >= threshold, uniforms >= p)
 
 
-def test_fill_by_rejection_draws_chunks_lazily():
-    drawn = []
+def test_fill_stratified_keeps_lengths_and_takes_only_split_content():
+    """Every row keeps its drawn length; held-out rows get content that passes ``keep``; shared rows their first draw."""
+    drawn = []  # (x, length) of every candidate, over all rounds
 
-    def candidates(n):
-        for start in range(0, n, 10):
-            drawn.append(start)
-            yield {"x": np.arange(start, min(start + 10, n))}
+    def draw(lengths):
+        start = len(drawn)
+        drawn.extend(zip(range(start, start + len(lengths)), lengths.tolist()))
+        return {"x": np.arange(start, start + len(lengths)), "length": lengths.copy()}
 
-    keep = lambda chunk: chunk["x"] % 3 == 0  # noqa: E731
-    chunked, rejected = fill_by_rejection(candidates, keep, 8, "demo", "validation")
-    whole, rejected_whole = fill_by_rejection(lambda n: {"x": np.arange(n)}, keep, 8, "demo", "validation")
-    np.testing.assert_array_equal(chunked["x"], np.arange(0, 24, 3))
-    np.testing.assert_array_equal(whole["x"], chunked["x"])
-    assert rejected == rejected_whole == 14  # candidates 0..21 consumed, 8 kept
-    assert drawn == [0, 10, 20]  # 100 candidates per round; the other chunks were never drawn
+    lengths = np.array([3, 1, 3, 2, 3, 1, 2, 3])
+    held_out = lengths >= 2
+    keep = lambda candidates: candidates["x"] % 7 == 0  # noqa: E731  1 in 7 candidates belongs to the split
+    rows, rejected = fill_stratified(draw, keep, lengths, held_out, "demo", "validation")
+    np.testing.assert_array_equal(rows["length"], lengths)
+    assert (rows["x"][held_out] % 7 == 0).all() and len(set(rows["x"].tolist())) == len(lengths)
+    # Round one: 1.25 / 0.1 = 12.5 candidates per held-out row (12, 13, 12, ...), one per shared row, in order.
+    np.testing.assert_array_equal(rows["x"][~held_out], [12, 12 + 1 + 13 + 12 + 13])
+    assert len(drawn) >= 6 * 12.5 + 2
+    assert rejected == sum(1 for x, length in drawn if length >= 2 and x % 7)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "candidate_lengths", "accepted", "expected"),
+    [
+        ([2, 1, 2], [2, 2, 1, 2], [False, True, True, True], [1, 2, 3]),
+        ([2, 2, 2], [2, 1, 2], [True, True, True], [0, 2, -1]),
+        ([5], [4], [True], [-1]),
+    ],
+)
+def test_match_by_length_pairs_rows_and_candidates_in_order(lengths, candidate_lengths, accepted, expected):
+    chosen = base._match_by_length(np.array(lengths), np.array(candidate_lengths), np.array(accepted))
+    np.testing.assert_array_equal(chosen, expected)
 
 
 @pytest.mark.parametrize("shape", [(5, 6), (5, 7), (1, 1), (0, 4)])

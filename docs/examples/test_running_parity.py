@@ -22,13 +22,23 @@ def test_slices_match_one_call():
         assert (got["bits"] == want["bits"]).all() and (got["parity"] == want["parity"]).all()
 
 
-def test_splits_are_disjoint():
+def test_held_out_lengths_are_disjoint_and_shared_ones_are_not():
+    """Lengths 8 and 9 (256 and 512 strings) are shared; from 10 on (1,024 or more) splits are disjoint."""
     task = seqtasks.make("running_parity")
     seen = {
-        split: {tuple(example["bits"]) for example in task.examples(task.sample(500, split=split))}
+        split: {tuple(example["bits"]) for example in task.examples(task.sample(2000, split=split))}
         for split in task.splits
     }
-    assert not seen["train"] & seen["test"] and not seen["train"] & seen["validation"]
+    held = {split: {bits for bits in seen[split] if len(bits) >= 10} for split in seen}
+    assert not held["train"] & held["test"] and not held["train"] & held["validation"]
+    assert any(len(bits) == 8 for bits in seen["train"] & seen["test"])
+
+
+def test_lengths_are_uniform_in_every_split():
+    task = seqtasks.make("running_parity")
+    for split in task.splits:
+        counts = np.bincount(task.sample(6500, split=split)["length"], minlength=21)[8:]
+        assert counts.sum() == 6500 and abs(counts - 500).max() < 5 * np.sqrt(500)
 
 
 def test_bad_length_names_the_parameter():

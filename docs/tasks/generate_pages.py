@@ -27,8 +27,13 @@ with `B`, walks the automaton (each branching node takes either edge with probab
 ends with `E`. An *embedded* string is `B b <plain string> b E` with `b` in `{T, P}`: to predict the
 second-to-last symbol a network must remember `b` across the whole inner string. `depth` nests the
 embedding (`embedded_depth2`: two remembered symbols). Strings are drawn from the grammar's own
-distribution conditioned on the length window of the split; `test_long` holds strictly longer
-strings than any in train. A string's split is a hash of its inner plain string, so splits are disjoint.
+distribution conditioned on the length window of the split: the length is drawn first from the
+grammar's length distribution in the window, then a string of exactly that length. `test_long` holds
+strictly longer strings than any in train. A string's split is a hash of its inner plain string
+wherever its inner length has at least 1,024 distinct plain strings; shorter inner strings are few
+(2 of length 5, 534 of length 19) and carry almost all of the grammar's probability, so they are
+shared: every split samples them from the grammar, as the 1997 protocol samples its training and
+test strings independently (see "What held out means" below).
 
 Sizes follow the 1997 protocol: 256 training and 256 test strings (the paper's experiment 1);
 validation and `test_long` have 256 strings as well.""",
@@ -38,9 +43,13 @@ Integer token sequences and their reversal: the target at position `t` is the in
 A causal (unidirectional) model must emit early outputs before it has read the inputs they copy, so
 `needs_future_context` is true: it is at chance on those positions unless it delays its output; a
 bidirectional model sees both ends. `len5_vocab10` is the setting of seed thread 004;
-`len1to40_vocab2` is the `reverse_string` protocol of Deletang et al. (2023): train lengths 1..40
-and `test_long` lengths 41..500, so results compare directly with that paper. A sequence's split is
-a hash of its content, so splits are disjoint.""",
+`len1to40_vocab2` uses the length split of the `reverse_string` task of Deletang et al. (2023):
+binary strings, train lengths 1..40, `test_long` lengths 41..500. Its layout is *aligned* (target at
+step t is the input at step length-1-t), not their read-then-write layout (the input, then |y| blank
+steps whose outputs are scored), and its `test_long` has 2,000 strings of uniform length rather than
+every length 41..500, so its numbers are **not comparable** with that paper's. The length is drawn
+first, then uniform tokens; a sequence's split is a hash of its content wherever its length has at
+least 1,024 distinct sequences, and shorter lengths are shared (see "What held out means" below).""",
     "char_to_vector": """\
 A word is spelled character by character; the target is a fixed unit-norm 100-d vector (seed
 thread 002). No download is possible, so words are pseudo-words from a seeded syllable model and
@@ -96,7 +105,13 @@ cross-entropy is comparable only against the entropy floor `task.loss_floor(batc
 Report **per-token accuracy** and **whole-sequence accuracy** (all tokens of a sequence right) on
 `test` and, for the `len1to40_*` configs, on `test_long` (lengths 41..500, never seen in training),
 with padded steps excluded (`sample_weight`). State whether the model is causal or bidirectional;
-a causal model without delay is at chance (1/vocab) on the first half of the outputs.""",
+a causal model without delay is at chance (1/vocab) on the first half of the outputs.
+
+For `reverse_string` (the protocol of Deletang et al. 2023) report the **score** of `test_long`:
+the mean over the lengths 41..500 of per-token accuracy on the writing steps (`output_mask`),
+with the per-length curve (`baselines train` writes both to `length_report.*`), and say how many
+seeds, learning rates and updates it took: the paper reports the maximum over 10 seeds x 3
+learning rates after 1,000,000 updates, on 512 strings per length (this split has 32).""",
     "char_to_vector": """\
 Report **MSE** and **mean cosine similarity** between predicted and target vectors on held-out
 words (`test`, and `test_long` for length generalisation), next to the **mean-vector predictor**
@@ -162,6 +177,71 @@ def _splits_table(task_name: str) -> list[str]:
     return lines
 
 
+HELD_OUT_SAMPLES = 5000
+
+
+def _held_out_lines(task_name: str) -> list[str]:
+    """Per preset and split: the held-out share, the shared lengths, the measured length TV and overlap with train."""
+    lines = [
+        "A split's examples have the stated length distribution exactly: the length is drawn first, then "
+        "the content. Lengths with fewer than 1,024 distinct contents are **shared**: every split samples "
+        "them i.i.d. from the stated distribution, so the same sequence can occur in train and test. "
+        "Longer lengths are **held out**: their contents are partitioned by a hash, so a held-out "
+        "sequence of validation or test never occurs in train. `test_long` is held out by length.",
+        "",
+        f"Measured on the first {HELD_OUT_SAMPLES:,} examples of each split (seed 0): the total-variation "
+        "distance (TV) of the length histogram from the stated distribution, next to the TV that sampling "
+        "noise alone gives on average (0.5 x sum over lengths of sqrt(2 p (1 - p) / (pi n))); the share of "
+        "rows in a shared length; and the share of the published split's rows whose content also occurs "
+        "in the published train split.",
+        "",
+        "| config | split | shared lengths | held-out share (stated) | length TV | noise TV | rows in a shared length | published rows also in train |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for preset_name in list_presets(task_name):
+        cls, preset = get_preset(f"{task_name}/{preset_name}")
+        task = cls(preset.config)
+        train_contents = set(_contents(task, task.generate("train", 0, preset.split_sizes["train"], seed=0)))
+        for split in task.splits:
+            strata = task.length_strata(split)
+            batch = task.generate(split, 0, HELD_OUT_SAMPLES, seed=0)
+            lengths = task.content_lengths(batch)
+            counts = np.bincount(lengths, minlength=int(strata.lengths.max()) + 1)[strata.lengths]
+            tv = 0.5 * np.abs(counts / HELD_OUT_SAMPLES - strata.probabilities).sum()
+            p = strata.probabilities
+            noise = 0.5 * np.sqrt(2 * p * (1 - p) / (np.pi * HELD_OUT_SAMPLES)).sum()
+            shared = strata.lengths[~strata.held_out] if not strata.by_length else strata.lengths[:0]
+            shared_text = f"{int(shared.min())}..{int(shared.max())}" if len(shared) else "none"
+            measured = np.isin(lengths, shared).mean()
+            if split == "train":
+                overlap = "-"
+            else:
+                published = _contents(task, task.generate(split, 0, preset.split_sizes[split], seed=0))
+                overlap = f"{np.mean([c in train_contents for c in published]):.3f}"
+            lines.append(
+                f"| `{preset_name}` | {split} | {shared_text} | {strata.held_out_share:.3f} | {tv:.3f} | "
+                f"{noise:.3f} | {measured:.3f} | {overlap} |"
+            )
+    return lines
+
+
+def _contents(task, batch) -> list[tuple]:
+    """Each example's model input (cut to its length) as a tuple."""
+    field = task.supervised_spec().input_field
+    return [tuple(row[:n]) for row, n in zip(np.asarray(batch[field]).tolist(), batch["length"].tolist())]
+
+
+def _versions_lines(cls) -> list[str]:
+    lines = [f"- **{version}**: {note}" for version, note in cls.release_notes.items()]
+    if len(cls.release_notes) > 1:
+        lines += [
+            "",
+            "Fingerprints of earlier versions, for results published on them: "
+            "[`docs/fingerprints/1.0.0.json`](../fingerprints/1.0.0.json) (dataset version 1.0.0 of every task).",
+        ]
+    return lines
+
+
 def _fingerprint_table(task_name: str) -> list[str]:
     recorded = fingerprints.recorded()
     lines = ["| config | split | SHA-256 |", "|---|---|---|"]
@@ -203,7 +283,11 @@ def render(task_name: str) -> str:
         "",
         DEFINITIONS[task_name],
         "",
-        f"Generator version {cls.version}; needs future context: {'yes' if cls.needs_future_context else 'no'}.",
+        f"Dataset version {cls.version}; needs future context: {'yes' if cls.needs_future_context else 'no'}.",
+        "",
+        "## Versions",
+        "",
+        *_versions_lines(cls),
         "",
         f"## Fields (config `{cls.default_preset}`)",
         "",
@@ -217,6 +301,7 @@ def render(task_name: str) -> str:
         "",
         *_splits_table(task_name),
         "",
+        *(["## What held out means", "", *_held_out_lines(task_name), ""] if task.length_strata("train") else []),
         "## Supervised views",
         "",
         f"`as_supervised=True` gives `({keys[0]}, {keys[1]})`. `seqtasks.load` / `seqtasks.stream` give "

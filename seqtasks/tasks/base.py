@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -23,6 +25,45 @@ SPLIT_BUCKETS: dict[str, range] = {
     "test": range(90, 100),
     "test_long": range(0, 100),  # disjoint from the rest by length
 }
+
+
+HELD_OUT_MIN_SEQUENCES = 1024
+"""A length stratum is split by content (held out) when it holds at least this many distinct sequences.
+
+Then validation and test (10% of the hash space each) still hold about 100 or
+more distinct sequences of that length. A smaller stratum is shared: every split
+samples it i.i.d. from the stated distribution, so its sequences can occur in
+train and test alike (see ``docs/determinism.md``).
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthStrata:
+    """A split's stated length distribution and which of its lengths are held out.
+
+    Attributes:
+        lengths: Every sequence length of the split, ascending.
+        probabilities: The stated probability of each length (sums to 1).
+        log2_sequences: log2 of the number of distinct contents of each length
+            that the split hash sees (for embedded Reber, the inner plain strings).
+        by_length: True when the split is disjoint from the others by length
+            alone (``test_long``), so no content is shared whatever the stratum.
+    """
+
+    lengths: np.ndarray
+    probabilities: np.ndarray
+    log2_sequences: np.ndarray
+    by_length: bool = False
+
+    @property
+    def held_out(self) -> np.ndarray:
+        """Per length: its contents are partitioned between splits by content hash."""
+        return self.log2_sequences >= math.log2(HELD_OUT_MIN_SEQUENCES)
+
+    @property
+    def held_out_share(self) -> float:
+        """Probability that an example of the split has a held-out (never shared) content."""
+        return 1.0 if self.by_length else float(self.probabilities[self.held_out].sum())
 
 
 class Batch(dict):
@@ -67,6 +108,10 @@ class SupervisedSpec:
             per example).
         target_offset: For per-step targets, ``y[t] = target_field[t + offset]``
             (1 for next-symbol prediction); steps without a target get weight 0.
+        weight_field: For per-step targets, a 0/1 field that multiplies the
+            padding weight (steps where it is 0 carry no loss and no score), e.g.
+            the reading steps of a read-then-write layout; ``None``: every
+            unpadded step counts.
     """
 
     input_field: str
@@ -74,6 +119,7 @@ class SupervisedSpec:
     target_field: str
     target_kind: str
     target_offset: int = 0
+    weight_field: str | None = None
 
     @property
     def per_step(self) -> bool:
@@ -90,7 +136,9 @@ class Task(abc.ABC, Generic[ConfigT]):
     name: ClassVar[str]
     config_class: ClassVar[type[TaskConfig]]
     version: ClassVar[str]
-    """Generator version; part of the seed salt, bumped when the data changes."""
+    """Dataset version (the tfds ``VERSION``); its MAJOR part is in the seed salt (see ``CHANGELOG.md``)."""
+    release_notes: ClassVar[Mapping[str, str]] = {"1.0.0": "Initial release."}
+    """What changed in each dataset version, newest first (the tfds ``RELEASE_NOTES``)."""
     block_size: ClassVar[int] = 4096
     sequence_fields: ClassVar[tuple[str, ...]] = ()
     """Fields whose second axis is time (padded; trimmed by ``length``)."""
@@ -102,15 +150,36 @@ class Task(abc.ABC, Generic[ConfigT]):
     citation: ClassVar[str] = ""
     presets: ClassVar[tuple[Preset, ...]] = ()
     default_preset: ClassVar[str] = ""
+    block_temporary_factor: ClassVar[float] = 48.0
+    """Peak temporaries of one :meth:`_generate_block` call, in multiples of the arrays it returns
+    (at the split's longest length); used by the default :meth:`estimate_bytes`. Drawing about 13
+    candidates per example of a 10% split, as held-out strata need, takes about 40 for token
+    sequences and about 120 for Reber walks (which draw 8 bytes per symbol)."""
+    finish_temporary_factor: ClassVar[float] = 3.0
+    """Peak temporaries of :meth:`_finish`, in multiples of the fields it returns."""
+    block_row_overhead_bytes: ClassVar[int] = 1024
+    """Temporaries per example of a block beyond its arrays (candidates' lengths, indices and hashes)."""
+    fixed_temporary_bytes: ClassVar[int] = 16 * 2**20
+    """Temporaries of any request (chunked draws and hashes, lookup tables)."""
 
     def __init__(self, config: ConfigT) -> None:
         if not isinstance(config, self.config_class):
             raise ValueError(f"{self.name}: config must be a {self.config_class.__name__}, got {type(config).__name__}")
         self.config: ConfigT = config
-        self.salt = _random.salt_words(self.name, self.version, config.to_dict())
+        self.salt = _random.salt_words(self.name, self.salt_version, config.salt_dict())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
+
+    @property
+    def salt_version(self) -> str:
+        """The version string in the seed salt: ``"1.0.0"`` for 1.x (as published), else ``"MAJOR"``.
+
+        MINOR and PATCH releases keep existing examples byte-identical, so they
+        must not change the salt.
+        """
+        major = self.version.split(".")[0]
+        return "1.0.0" if major == "1" else major
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -137,6 +206,24 @@ class Task(abc.ABC, Generic[ConfigT]):
         if target not in names:
             raise ValueError(f"{self.name}: invalid target={target!r}; allowed: one of " + ", ".join(names))
         return target
+
+    def length_strata(self, split: str) -> LengthStrata | None:
+        """The split's stated length distribution and held-out strata (``None``: no lengths)."""
+        self._check_split(split)
+        return None
+
+    def max_steps(self, split: str) -> int | None:
+        """Most time steps an example of ``split`` can have (``None``: no lengths declared)."""
+        strata = self.length_strata(split)
+        return None if strata is None else int(strata.lengths.max())
+
+    def content_lengths(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Each example's length in the sense of :meth:`length_strata` and of per-length reports.
+
+        The number of steps (``batch["length"]``) unless a layout adds steps, as
+        the read-then-write reversal does (twice the string length).
+        """
+        return np.asarray(batch["length"])
 
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float | None:
         """Lowest mean training loss a correct model can reach on ``batch``, if known."""
@@ -190,7 +277,8 @@ class Task(abc.ABC, Generic[ConfigT]):
             A :class:`Batch` of ``n`` examples.
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"{self.name}: invalid n={n!r}; allowed: an integer >= 0")
+            raise ValueError(f"{self.name}: invalid n={_short_repr(n)}; allowed: an integer >= 0")
+        self._check_request(split, 0, int(n), seed, stop_name="n")
         return self.generate(split, 0, int(n), seed)
 
     def examples(self, batch: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
@@ -235,12 +323,113 @@ class Task(abc.ABC, Generic[ConfigT]):
         arrays.pop("_dropped", None)
         return self._finish(self._concat([{key: value[:0] for key, value in arrays.items()}]))
 
-    def _check_request(self, split: str, start: int, stop: int, seed: int) -> None:
+    def _check_request(self, split: str, start: int, stop: int, seed: int, *, stop_name: str = "stop") -> None:
+        """Raises ``ValueError`` for a bad split, seed or range, or one whose memory would exceed the budget.
+
+        Args:
+            split: The split asked for.
+            start: First example index.
+            stop: One past the last example index.
+            seed: The user's seed.
+            stop_name: The argument that gave ``stop``, for messages (``"n"`` for :meth:`sample`).
+        """
         self._check_split(split)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"{self.name}: invalid seed={seed!r}; allowed: an integer >= 0")
+            raise ValueError(f"{self.name}: invalid seed={_short_repr(seed)}; allowed: an integer >= 0")
+        for parameter, value in (("start", start), (stop_name, stop)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{self.name}: invalid {parameter}={_short_repr(value)}; allowed: an integer >= 0")
+            if value > _MAX_INDEX:
+                raise ValueError(
+                    f"{self.name}: invalid {parameter}={_short_repr(value)}; allowed: an integer in [0, 2**63 - 1]"
+                )
         if not (0 <= start <= stop):
-            raise ValueError(f"{self.name}: invalid range start={start}, stop={stop}; allowed: 0 <= start <= stop")
+            raise ValueError(
+                f"{self.name}: invalid range start={_short_repr(start)}, stop={_short_repr(stop)}; "
+                "allowed: 0 <= start <= stop"
+            )
+        self._check_memory(split, int(stop) - int(start), stop_name, stop)
+
+    def estimate_bytes(self, split: str, n: int) -> int:
+        """An estimate of the peak memory, in bytes, of generating ``n`` examples of ``split``.
+
+        The default probes :meth:`_generate_block` and :meth:`_finish` on one
+        example (no real work) for the fields' dtypes and shapes, scales their
+        time axes to the split's longest length, and adds up the blocks' arrays
+        (held until joined) and their join, the finished fields and
+        :attr:`finish_temporary_factor` times them, and one block's temporaries
+        (:attr:`block_temporary_factor` times its arrays, plus
+        :attr:`block_row_overhead_bytes` per example), plus
+        :attr:`fixed_temporary_bytes`. A task whose memory use differs
+        overrides this (or these class attributes).
+
+        Args:
+            split: One of :attr:`splits`.
+            n: Number of examples (any start).
+
+        Returns:
+            Bytes.
+        """
+        self._check_split(split)
+        if n <= 0:
+            return 0
+        compact_row, output_row = self._probe_row_bytes(split)
+        blocks = -(-n // self.block_size) + 1  # a range that starts inside a block touches one more
+        held = (blocks * self.block_size + n) * compact_row + n * output_row * (1 + self.finish_temporary_factor)
+        block = self.block_size * (self.block_temporary_factor * compact_row + self.block_row_overhead_bytes)
+        return int(held + block + self.fixed_temporary_bytes)
+
+    def memory_parameters(self, split: str) -> tuple[str, ...]:
+        """Config fields that set the memory per example of ``split`` (named when a request is refused)."""
+        names = ("long_max_length",) if split == "test_long" else ("max_length",)
+        return tuple(name for name in names if hasattr(self.config, name))
+
+    def max_examples(self, split: str) -> int:
+        """The most examples of ``split`` one request may ask for within the memory budget."""
+        from seqtasks.config import memory_budget_bytes
+
+        budget = memory_budget_bytes()
+        low, high = 0, 1
+        while high < 2**63 and self.estimate_bytes(split, high) <= budget:
+            low, high = high, 2 * high
+        while high - low > 1:  # estimate_bytes(low) fits, estimate_bytes(high) does not
+            middle = (low + high) // 2
+            low, high = (middle, high) if self.estimate_bytes(split, middle) <= budget else (low, middle)
+        return low
+
+    def _check_memory(self, split: str, count: int, parameter: str, value: Any) -> None:
+        """Refuses, before any work, a request of ``count`` examples whose estimated peak exceeds the budget."""
+        from seqtasks.config import MEMORY_BUDGET_ENV, format_bytes, memory_budget_bytes
+
+        needed, budget = self.estimate_bytes(split, count), memory_budget_bytes()
+        if needed <= budget:
+            return
+        lower = " or ".join((parameter, *self.memory_parameters(split)))
+        raise ValueError(
+            f"{self.name}: invalid {parameter}={_short_repr(value)} for split {split!r}: {count:,} examples need "
+            f"about {format_bytes(needed)}, over the memory budget of "
+            f"{format_bytes(budget)}; allowed: at most {self.max_examples(split):,} examples per call at this "
+            f"config (lower {lower}, generate in slices, or raise {MEMORY_BUDGET_ENV})"
+        )
+
+    def _probe_row_bytes(self, split: str) -> tuple[int, int]:
+        """Bytes per example of the block arrays and of the finished fields, at the split's longest length."""
+        cache = self.__dict__.setdefault("_probe_row_bytes_cache", {})
+        if split not in cache:
+            probe = copy.copy(self)
+            probe.block_size = 1
+            draws = _random.Draws(_random.block_bit_generator(0, self.salt, split, 0))
+            arrays = probe._generate_block(draws, split, 0)
+            arrays.pop("_dropped", None)
+            finished = probe._finish(probe._concat([arrays]))
+            block_time = self.sequence_fields if self.block_sequence_fields is None else self.block_sequence_fields
+            probe_width = max([arrays[key].shape[1] for key in block_time if key in arrays] + [1])
+            longest = self.max_steps(split)  # time axes at their widest (an upper bound for compact blocks)
+            cache[split] = (
+                _row_bytes(arrays, block_time, longest, probe_width),
+                _row_bytes(finished, self.sequence_fields, longest, probe_width),
+            )
+        return cache[split]
 
     def _check_split(self, split: str) -> None:
         if split not in self.splits:
@@ -267,6 +456,137 @@ class Task(abc.ABC, Generic[ConfigT]):
         chosen = SPLIT_BUCKETS[split]
         return (buckets >= chosen.start) & (buckets < chosen.stop)
 
+    # -- Evaluation: the task owns how a prediction is scored ---------------------------------------
+    # The trainer, `baselines reproduce`, the zoo runner and `seqtasks.metrics.evaluate` all score
+    # through these methods; the defaults follow the supervised view, and a task (or one of its
+    # configurations) overrides what differs. Helpers live in `seqtasks.metrics`.
+
+    def evaluate(
+        self, batch: Mapping[str, np.ndarray], predictions: np.ndarray, *, target: str | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Scores a model's predictions on ``batch`` (see ``seqtasks.metrics`` for their shapes).
+
+        Args:
+            batch: A batch of this task.
+            predictions: The model's outputs for ``batch``.
+            target: The supervised view (``None``: the default).
+            **options: Task-specific options (none by default).
+
+        Returns:
+            A dict of floats (per-step views add ``per_position_accuracy``, an array).
+        """
+        from seqtasks.metrics import score_supervised
+
+        if options:
+            raise ValueError(f"{self.name}: invalid evaluate options {sorted(options)}; allowed: target")
+        return score_supervised(self, batch, predictions, target)
+
+    def accuracy_mask(self, batch: Mapping[str, np.ndarray], target: str | None = None) -> np.ndarray:
+        """``(n, T)`` True at the steps where a per-step prediction is scored.
+
+        Default: the steps that carry a training target (``sample_weight > 0``);
+        a layout with steps that only read input overrides this to score the output steps.
+        """
+        from seqtasks.encoding import to_supervised
+
+        return to_supervised(self, batch, inputs="ids", target=target)[2] > 0
+
+    def headline_metric(self, target: str | None = None) -> str:
+        """The one metric that summarises a model on this task (learning curves, solve checks)."""
+        from seqtasks.metrics import HEADLINE_BY_TARGET_KIND
+
+        return HEADLINE_BY_TARGET_KIND[self.supervised_spec(target).target_kind]
+
+    def ceiling(self, batch: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> dict[str, float]:
+        """The best value any model can reach, per metric, on held-out data (the lowest, for a loss).
+
+        Args:
+            batch: With a batch, the exact value on its examples where the task can
+                compute one; without, the value the configuration implies.
+            target: The supervised view.
+
+        Returns:
+            ``{metric: ceiling}`` for the metrics whose ceiling is known (default: none).
+        """
+        return {}
+
+    def report_columns(self, target: str | None = None) -> tuple[Any, ...]:
+        """The columns of this task's results table (``seqtasks.metrics.ReportColumn``)."""
+        from seqtasks.metrics import ReportColumn
+
+        headline = self.headline_metric(target)
+        columns = [ReportColumn(f"test {headline}", headline, "test")]
+        if "test_long" in self.splits:
+            columns.append(ReportColumn(f"test_long {headline}", headline, "test_long"))
+        return tuple(columns)
+
+    def example_lengths(self, batch: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The length by which examples are grouped in per-length reports: :meth:`content_lengths`
+        (``None``: the examples have no length)."""
+        return self.content_lengths(batch) if "length" in batch else None
+
+    def length_metric(self, target: str | None = None) -> str:
+        """The metric of the per-length curve; its mean over lengths is the length-generalisation score."""
+        return self.headline_metric(target)
+
+    def bidirectional_leak(self, target: str | None = None) -> str | None:
+        """Why a bidirectional model is no valid baseline for this view (its backward pass reads the
+        target), or ``None``. Default: per-step targets that are later inputs (next-symbol prediction)."""
+        spec = self.supervised_spec(target)
+        if spec.per_step and spec.target_offset > 0:
+            return (
+                f"the target at step t is input t + {spec.target_offset}, which a bidirectional model's backward "
+                "pass reads before it predicts"
+            )
+        return None
+
+    def evaluation_protocol(self, target: str | None = None) -> dict[str, Any]:
+        """What is scored and how, as recorded in every run's ``metrics.json``."""
+        spec = self.supervised_spec(target)
+        return {
+            "target": self._check_target(target),
+            "target_kind": spec.target_kind,
+            "scored": "the steps of accuracy_mask (default: steps with a training target)" if spec.per_step
+            else "every example",
+            "headline_metric": self.headline_metric(target),
+            "length_metric": self.length_metric(target),
+            "ceiling": self.ceiling(target=target),
+            "bidirectional_leak": self.bidirectional_leak(target),
+        }
+
+
+_MAX_INDEX = 2**63 - 1  # example indices are int64
+
+
+def _short_repr(value: Any) -> str:
+    from seqtasks.config import short_repr
+
+    return short_repr(value)
+
+
+def _row_bytes(
+    arrays: Mapping[str, np.ndarray], time_fields: tuple[str, ...], longest: int | None, probe_width: int
+) -> int:
+    """Bytes per example of a probe's ``arrays``, time axes and string widths scaled to ``longest``.
+
+    A field ``k`` times as wide as the probe's block arrays (``probe_width``) is
+    taken to stay ``k`` times as wide at ``longest``.
+    """
+    total = 0
+    scale = 1.0 if longest is None else max(longest / probe_width, 1.0)
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if value.ndim == 0:
+            continue
+        itemsize = float(value.dtype.itemsize)
+        if value.dtype.kind in "US":  # one string per example, as wide as its longest
+            itemsize *= scale
+        per_row = float(np.prod(value.shape[1:], dtype=np.float64)) * itemsize
+        if key in time_fields and value.ndim >= 2:
+            per_row *= scale
+        total += math.ceil(per_row)
+    return total
+
 
 def _join_padded(values: list[np.ndarray], width: int) -> np.ndarray:
     """Concatenates arrays along axis 0, each zero-padded or cut to ``width`` along axis 1.
@@ -284,52 +604,122 @@ def _join_padded(values: list[np.ndarray], width: int) -> np.ndarray:
     return joined
 
 
-def fill_by_rejection(
-    draw_candidates, keep, count: int, task_name: str, split: str, max_rounds: int = 200
+def split_share(split: str) -> float:
+    """The share of the content-hash space that belongs to ``split`` (1.0 for ``test_long``)."""
+    return len(SPLIT_BUCKETS[split]) / HASH_BUCKETS
+
+
+def fill_stratified(
+    draw_content: Callable[[np.ndarray], dict[str, np.ndarray]],
+    keep: Callable[[dict[str, np.ndarray]], np.ndarray],
+    lengths: np.ndarray,
+    held_out: np.ndarray,
+    task_name: str,
+    split: str,
+    max_rounds: int = 64,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Draws candidate batches until ``count`` of them pass ``keep``.
+    """One sequence of each given length; in held-out strata, only a sequence of this split.
+
+    The lengths were drawn from the split's stated length distribution, so the
+    length marginal is exact. A row whose length stratum is shared takes its
+    first candidate. A row of a held-out stratum takes a candidate of the same
+    length whose content hash belongs to the split: ``1.25 / share`` candidates
+    per such row are drawn (its floor or its ceiling for each row) and pooled by
+    length, so each row
+    receives an independent draw from the stated distribution of its length
+    restricted to the split's contents. Rows left without one draw again.
 
     Args:
-        draw_candidates: Callable ``(n)`` drawing ``n`` candidates: a dict of
-            arrays, or an iterator of such dicts (consecutive chunks of the ``n``,
-            drawn lazily, so chunks after the last one needed are never drawn).
-        keep: Callable ``(arrays) -> bool mask`` of accepted candidates.
-        count: Number of accepted examples wanted.
+        draw_content: Callable ``(lengths) -> candidates``: one candidate per
+            given length, in order (1-D fields, or 2-D fields padded along axis 1).
+        keep: Callable ``(candidates) -> bool mask``: content that belongs to the split.
+        lengths: Length (stratum) of each row.
+        held_out: Per row, whether its stratum is split by content.
         task_name: For the error message.
-        split: For the error message.
+        split: For the error message and the split's share of the hash space.
         max_rounds: Rounds before giving up.
 
     Returns:
-        The first ``count`` accepted candidates (as padded arrays) and the number rejected.
+        The chosen candidates in row order, and the number of candidates the
+        content hash rejected.
     """
-    accepted: list[dict[str, np.ndarray]] = []
-    have, rejected = 0, 0
+    lengths = np.asarray(lengths, dtype=np.int64)
+    held_out = np.asarray(held_out, dtype=bool) & (split_share(split) < 1.0)
+    per_held_row = 1.25 / split_share(split)  # candidates per held-out row, on average
+    chunks: list[dict[str, np.ndarray]] = []
+    source_chunk = np.zeros(len(lengths), dtype=np.int64)
+    source_index = np.zeros(len(lengths), dtype=np.int64)
+    pending = np.arange(len(lengths))
+    rejected = 0
     for _ in range(max_rounds):
-        # Draw enough candidates that one round usually suffices for this split's share of the hash space.
-        candidates = draw_candidates(int(count * 1.25 * HASH_BUCKETS / len(SPLIT_BUCKETS[split])))
-        for chunk in [candidates] if isinstance(candidates, dict) else candidates:
-            mask = keep(chunk)
-            kept = np.flatnonzero(mask)[: count - have]  # only the candidates actually consumed
-            consumed = int(kept[-1]) + 1 if have + len(kept) == count else len(mask)
-            rejected += consumed - len(kept)
-            accepted.append({key: value[kept] for key, value in chunk.items()})
-            have += len(kept)
-            if have == count:
-                break
-        if have == count:
+        if not len(pending):
             break
-    else:
+        held = held_out[pending]
+        # Held-out rows get floor or ceil of per_held_row candidates (pooled by length below).
+        cumulative = np.floor(np.cumsum(held) * per_held_row).astype(np.int64)
+        drawn_for = np.repeat(pending, np.where(held, np.diff(cumulative, prepend=0), 1))
+        candidates = draw_content(lengths[drawn_for])
+        accepted = ~held_out[drawn_for]
+        if not accepted.all():
+            in_split = np.asarray(keep(candidates), dtype=bool)
+            rejected += int(np.count_nonzero(~accepted & ~in_split))
+            accepted |= in_split
+        chosen = _match_by_length(lengths[pending], lengths[drawn_for], accepted)
+        matched = chosen >= 0
+        source_chunk[pending[matched]] = len(chunks)
+        source_index[pending[matched]] = chosen[matched]
+        chunks.append(candidates)
+        pending = pending[~matched]
+    if len(pending):
         raise ValueError(
-            f"{task_name}: the configuration admits too few distinct sequences for split {split!r}: "
-            f"found {have} of {count} in {max_rounds} rounds; widen the length range or the vocabulary"
+            f"{task_name}: the configuration admits too few distinct sequences of length "
+            f"{int(lengths[pending[0]])} for split {split!r}; widen the length range or the vocabulary"
         )
-    if len(accepted) == 1:
-        return accepted[0], rejected
+    return _gather_rows(chunks, source_chunk, source_index), rejected
+
+
+def _match_by_length(row_lengths: np.ndarray, candidate_lengths: np.ndarray, accepted: np.ndarray) -> np.ndarray:
+    """Per row, the index of a distinct accepted candidate of the same length, or -1 where none is left.
+
+    Rows and candidates of one length are paired in order (the i-th row of a
+    length gets the i-th accepted candidate of that length), which is
+    independent of the candidates' content. Lengths are small integers, so
+    groups are found by counting (16-bit keys make the stable sorts radix sorts).
+    """
+    size = int(max(row_lengths.max(initial=0), candidate_lengths.max(initial=0))) + 1
+    accepted_index = np.flatnonzero(accepted)
+    accepted_lengths = candidate_lengths[accepted_index]
+    by_length = accepted_index[np.argsort(accepted_lengths.astype(np.int16), kind="stable")]
+    accepted_count = np.bincount(accepted_lengths, minlength=size)
+    accepted_first = np.cumsum(accepted_count) - accepted_count
+    row_order = np.argsort(row_lengths.astype(np.int16), kind="stable")
+    sorted_row_lengths = row_lengths[row_order]
+    row_count = np.bincount(row_lengths, minlength=size)
+    rank = np.arange(len(row_order)) - (np.cumsum(row_count) - row_count)[sorted_row_lengths]
+    has_one = rank < accepted_count[sorted_row_lengths]
+    chosen_sorted = np.full(len(row_order), -1, dtype=np.int64)
+    chosen_sorted[has_one] = by_length[accepted_first[sorted_row_lengths[has_one]] + rank[has_one]]
+    chosen = np.empty_like(chosen_sorted)
+    chosen[row_order] = chosen_sorted
+    return chosen
+
+
+def _gather_rows(
+    chunks: list[dict[str, np.ndarray]], source_chunk: np.ndarray, source_index: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Row ``i`` of the result is row ``source_index[i]`` of ``chunks[source_chunk[i]]``."""
+    if len(chunks) == 1:
+        return {key: value[source_index] for key, value in chunks[0].items()}
+    rows_of = [np.flatnonzero(source_chunk == c) for c in range(len(chunks))]
+    placed = np.concatenate(rows_of)
     out = {}
-    for key in accepted[0]:
-        values = [a[key] for a in accepted]
+    for key in chunks[0]:
+        values = [chunk[key][source_index[rows]] for chunk, rows in zip(chunks, rows_of)]
         if values[0].ndim > 1:
-            out[key] = _join_padded(values, max(v.shape[1] for v in values))
+            joined = _join_padded(values, max(v.shape[1] for v in values))
         else:
-            out[key] = np.concatenate(values, axis=0)
-    return out, rejected
+            joined = np.concatenate(values, axis=0)
+        result = np.empty_like(joined)
+        result[placed] = joined
+        out[key] = result
+    return out

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from seqtasks import _random
-from seqtasks.config import TaskConfig
+from seqtasks.config import TaskConfig, short_repr
 from seqtasks.registry import register
 from seqtasks.tasks.base import SupervisedSpec, Batch, Preset, Task
 
@@ -43,6 +43,103 @@ _CODAS = ("", "", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "ng", 
 _SYLLABLE_COUNT_CDF = np.array([0.25, 0.70, 0.93, 1.0])  # 1, 2, 3 or 4 syllables
 _MAX_SYLLABLES = 4
 POOL_CACHE_LIMIT = 200_000  # pools up to this size keep all vectors in memory (80 MB at dim 100)
+
+_MAX_SYLLABLE_LENGTH = max(map(len, _ONSETS)) + max(map(len, _NUCLEI)) + max(map(len, _CODAS))
+LONGEST_SYNTHETIC_WORD = _MAX_SYLLABLES * _MAX_SYLLABLE_LENGTH
+"""The syllable model makes no word longer than this (24 characters)."""
+_POOL_WORD_DTYPE = np.dtype(f"<U{64 + _MAX_SYLLABLES * _MAX_SYLLABLE_LENGTH}")  # the published ``word`` dtype
+# DISTINCT_WORDS_BY_LENGTH[L]: how many distinct words of length L the syllable model can make
+# (different syllable sequences can spell one word); computed by count_distinct_words().
+DISTINCT_WORDS_BY_LENGTH = (
+    0, 6, 186, 2682, 43476, 724248, 11280268, 163888052, 2053505272, 21055988096, 170533856976,
+    1057643443216, 4929042442336, 17184533377744, 45069414775744, 89726296093632, 136668910566528,
+    159930573569280, 143616281154048, 98175991984128, 50211152197632, 18616352808960, 4728670617600,
+    736542720000, 53084160000,
+)
+VOCAB_SHARE_LIMIT = 8
+"""``vocab_size`` may be at most 1/8 of the distinct words at the config's lengths: the sampler must
+find that many distinct words by drawing, and near the whole set it would need ever more draws."""
+MAX_WORD_CANDIDATES = 2**22
+"""Most candidate words the vocabulary may need in expectation (``vocab_size`` over the probability
+that a drawn word has an allowed length); a config needing more is refused at construction."""
+MAX_VECTORS_FILE_BYTES_SHARE = 8
+"""A ``vectors_path`` file may be at most 1/8 of the memory budget (parsing holds it several times over)."""
+_VECTOR_CHUNK_BYTES = 512 * 2**20  # temporaries of one chunk of words in synthetic_vectors
+_VECTOR_BYTES_PER_VALUE = 8  # float64 per (n-gram occurrence or per-word array) x dimension
+_VECTOR_ARRAYS_PER_WORD = 6  # compositional, idiosyncratic, their unit forms, the mix and its square
+_GAUSSIAN_CHUNK_BYTES = 64 * 2**20  # temporaries of one chunk of _gaussian_rows
+_GAUSSIAN_BYTES_PER_VALUE = 56  # two uint64 counters and bits, two uniforms and the normal, per value
+_WORD_CANDIDATE_BYTES = 600  # peak bytes per candidate word of synthetic_words, with margin
+
+
+def _length_pmf(table: tuple[str, ...]) -> np.ndarray:
+    counts = np.bincount([len(part) for part in table], minlength=_MAX_SYLLABLE_LENGTH + 1)
+    return counts / counts.sum()
+
+
+def word_length_probabilities() -> np.ndarray:
+    """``p[L]``: probability that the syllable model draws a word of length L (``L = 0 .. 24``)."""
+    syllable = np.convolve(np.convolve(_length_pmf(_ONSETS), _length_pmf(_NUCLEI)), _length_pmf(_CODAS))
+    syllables = np.diff(np.concatenate([[0.0], _SYLLABLE_COUNT_CDF]))
+    out, power = np.zeros(LONGEST_SYNTHETIC_WORD + 1), np.array([1.0])
+    for count in range(1, _MAX_SYLLABLES + 1):
+        power = np.convolve(power, syllable)
+        out[: len(power)] += syllables[count - 1] * power[: LONGEST_SYNTHETIC_WORD + 1]
+    return out
+
+
+_WORD_LENGTH_PROBABILITIES = word_length_probabilities()
+
+
+@functools.lru_cache(maxsize=None)
+def count_distinct_words(max_length: int) -> tuple[int, ...]:
+    """Distinct words of each length ``0 .. max_length`` that the syllable model can make.
+
+    Counts distinct strings (not syllable sequences) exactly, by walking the
+    determinised automaton of "one to four syllables" and counting the prefixes
+    that reach each of its states. Slow beyond length 8 (seconds);
+    :data:`DISTINCT_WORDS_BY_LENGTH` holds the result up to length 24.
+    """
+    children: list[dict[str, int]] = [{}]
+    terminal = [False]
+    for syllable in {o + n + c for o in _ONSETS for n in _NUCLEI for c in _CODAS}:
+        node = 0
+        for char in syllable:
+            if char not in children[node]:
+                children[node][char] = len(children)
+                children.append({})
+                terminal.append(False)
+            node = children[node][char]
+        terminal[node] = True
+    layer = {frozenset({(0, 0)}): 1}  # states: (syllables completed, trie node of the current one)
+    counts = [0]
+    for _ in range(max_length):
+        following: dict[frozenset, int] = {}
+        for state, prefixes in layer.items():
+            moves: dict[str, set[tuple[int, int]]] = {}
+            for done, node in state:
+                if node == 0 and done == _MAX_SYLLABLES:
+                    continue
+                for char, child in children[node].items():
+                    moves.setdefault(char, set()).add((done, child))
+            for targets in moves.values():
+                closed = frozenset(
+                    targets | {(done + 1, 0) for done, node in targets if terminal[node] and done < _MAX_SYLLABLES}
+                )
+                following[closed] = following.get(closed, 0) + prefixes
+        layer = following
+        counts.append(sum(c for state, c in layer.items() if any(done and not node for done, node in state)))
+    return tuple(counts)
+
+
+def _distinct_words(low: int, high: int) -> int:
+    """Distinct synthetic words with a length in ``[low, high]``."""
+    return sum(DISTINCT_WORDS_BY_LENGTH[max(low, 0) : max(min(high, LONGEST_SYNTHETIC_WORD) + 1, 0)])
+
+
+def _length_probability(low: int, high: int) -> float:
+    """Probability that a drawn synthetic word has a length in ``[low, high]``."""
+    return float(_WORD_LENGTH_PROBABILITIES[max(low, 0) : max(min(high, LONGEST_SYNTHETIC_WORD) + 1, 0)].sum())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,16 +181,75 @@ class CharToVectorConfig(TaskConfig):
         self.check_int("vocab_size", 10, 2_000_000)
         self.check_float("compositional_weight", 0.0, 1.0)
         self.check_int("ngram_min", 1, 10)
-        self.check_int("ngram_max", self.ngram_min, 10)
+        self.check_int("ngram_max", self.ngram_min, 10, note=f"at least ngram_min={self.ngram_min}")
         self.check_int("min_word_length", 1, 64)
-        self.check_int("max_word_length", self.min_word_length, 64)
+        self.check_int(
+            "max_word_length", self.min_word_length, 64, note=f"at least min_word_length={self.min_word_length}"
+        )
         if self.long_max_word_length is not None:
-            self.check_int("long_max_word_length", self.max_word_length + 1, 128)
+            above = f"above max_word_length={self.max_word_length}"
+            self.check_int("long_max_word_length", self.max_word_length + 1, 128, note=above)
         self.check_int("vocab_seed", 0, 2**63 - 1)
         if self.vectors_path is not None:
             words, vectors = load_vectors_file(self.vectors_path)
             if vectors.shape[1] != self.dim:
                 self._fail("dim", self.dim, f"{vectors.shape[1]}, the dimension of {self.vectors_path}")
+        else:
+            self._check_synthetic_vocabulary()
+
+    def _check_synthetic_vocabulary(self) -> None:
+        """Refuses word-length windows the syllable model cannot fill with ``vocab_size`` words quickly."""
+        lengths = "min_word_length, max_word_length, long_max_word_length"
+        longest = self.long_max_word_length or self.max_word_length
+        windows = [("max_word_length", self.min_word_length, self.max_word_length)]
+        if self.long_max_word_length is not None:
+            windows.append(("long_max_word_length", self.max_word_length + 1, self.long_max_word_length))
+        for parameter, low, high in windows:
+            if _distinct_words(low, high) == 0:
+                self._fail(
+                    parameter,
+                    getattr(self, parameter),
+                    f"a word length window the syllable model can make words in (its words have lengths "
+                    f"1..{LONGEST_SYNTHETIC_WORD}; lengths {low}..{high} have none): change {lengths}",
+                )
+        distinct = _distinct_words(self.min_word_length, longest)
+        if self.vocab_size * VOCAB_SHARE_LIMIT > distinct:
+            self._fail(
+                "vocab_size",
+                self.vocab_size,
+                f"at most {distinct // VOCAB_SHARE_LIMIT:,} for word lengths {self.min_word_length}..{longest} "
+                f"(1/{VOCAB_SHARE_LIMIT} of the {distinct:,} distinct words the syllable model makes at those "
+                f"lengths): lower vocab_size or widen {lengths}",
+            )
+        probability = _length_probability(self.min_word_length, longest)
+        if self.vocab_size > MAX_WORD_CANDIDATES * probability:
+            self._fail(
+                "vocab_size",
+                self.vocab_size,
+                f"at most {int(MAX_WORD_CANDIDATES * probability):,} for word lengths {self.min_word_length}.."
+                f"{longest}: only {probability:.3g} of the syllable model's words have those lengths, so "
+                f"{self.vocab_size:,} words would take about {self.vocab_size / probability:,.0f} draws (at most "
+                f"{MAX_WORD_CANDIDATES:,}): lower vocab_size or widen {lengths}",
+            )
+        from seqtasks.config import MEMORY_BUDGET_ENV, format_bytes, memory_budget_bytes
+
+        needed, budget = synthetic_pool_bytes(self), memory_budget_bytes()
+        if needed > budget:
+            self._fail(
+                "vocab_size",
+                self.vocab_size,
+                f"a vocabulary whose words and vectors fit the memory budget of {format_bytes(budget)} "
+                f"(vocab_size={self.vocab_size:,} at dim={self.dim} needs about {format_bytes(needed)}): "
+                f"lower vocab_size or dim, or raise {MEMORY_BUDGET_ENV}",
+            )
+
+
+def synthetic_pool_bytes(config: CharToVectorConfig) -> int:
+    """Estimated peak bytes of building a synthetic vocabulary: its words, candidates and cached vectors."""
+    per_word = _POOL_WORD_DTYPE.itemsize + 2 * _WORD_CANDIDATE_BYTES
+    if config.vocab_size <= POOL_CACHE_LIMIT:
+        per_word += 4 * config.dim  # the cached float32 vectors
+    return config.vocab_size * per_word + _VECTOR_CHUNK_BYTES
 
 
 @functools.lru_cache(maxsize=4)
@@ -101,39 +257,66 @@ def _load_vectors_cached(path: str, mtime_ns: int, size: int) -> tuple[np.ndarra
     del mtime_ns, size  # cache keys only
     words: list[str] = []
     rows: list[list[float]] = []
+    seen: dict[str, int] = {}
     dim = None
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.rstrip("\n").rstrip().split(" ")
-            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue  # word2vec header: "count dim"
-            if not line.strip():
-                continue
-            try:
-                values = [float(p) for p in parts[1:]]
-            except ValueError:
-                raise ValueError(
-                    f"char_to_vector: invalid vectors_path={path!r}: line {number} has a non-numeric value; "
-                    "allowed: lines of 'word v1 v2 ... vD'"
-                ) from None
-            if dim is None:
-                dim = len(values)
-            if len(values) != dim or dim < 2 or not all(math.isfinite(v) for v in values):
-                raise ValueError(
-                    f"char_to_vector: invalid vectors_path={path!r}: line {number} has {len(values)} finite values "
-                    f"where {dim} were expected; allowed: lines of 'word v1 ... vD' with one D >= 2"
-                )
-            words.append(parts[0])
-            rows.append(values)
+    shape = "allowed: UTF-8 lines of 'word v1 v2 ... vD' with one D >= 2 and finite values"
+
+    def fail(problem: str) -> None:
+        raise ValueError(f"char_to_vector: invalid vectors_path={path!r}: {problem}; {shape}")
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                parts = line.rstrip("\n").rstrip().split(" ")
+                if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                    continue  # word2vec header: "count dim"
+                if not line.strip():
+                    continue
+                try:
+                    values = [float(p) for p in parts[1:]]
+                except ValueError:
+                    fail(f"line {number} has a non-numeric value")
+                if dim is None:
+                    dim = len(values)
+                if len(values) != dim or dim < 2:
+                    expected = dim if dim >= 2 else "at least 2"
+                    fail(f"line {number} has {len(values)} values where {expected} were expected")
+                bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+                if bad is not None:
+                    where = f"value {bad + 1} of the word {parts[0]!r}"
+                    fail(f"line {number} has a non-finite value ({parts[bad + 1]!r}, {where})")
+                if parts[0] in seen:
+                    fail(f"the word {parts[0]!r} appears twice (lines {seen[parts[0]]} and {number})")
+                seen[parts[0]] = number
+                words.append(parts[0])
+                rows.append(values)
+    except UnicodeDecodeError as error:
+        fail(f"line {_first_undecodable_line(path)} is not UTF-8 text ({error.reason})")
+    except OSError as error:
+        fail(f"the file cannot be read ({error.strerror or error})")
     if not words:
         raise ValueError(f"char_to_vector: invalid vectors_path={path!r}: no vectors found; allowed: a non-empty file")
-    if len(set(words)) != len(words):
-        raise ValueError(f"char_to_vector: invalid vectors_path={path!r}: a word appears twice; allowed: unique words")
     vectors = np.array(rows, dtype=np.float64)
     norms = np.sqrt(_random.sequential_sum(vectors * vectors))
     if np.any(norms == 0):
-        raise ValueError(f"char_to_vector: invalid vectors_path={path!r}: a vector is all zeros; allowed: non-zero vectors")
+        zero = words[int(np.flatnonzero(norms == 0)[0])]
+        raise ValueError(
+            f"char_to_vector: invalid vectors_path={path!r}: the vector of {zero!r} is all zeros; "
+            "allowed: non-zero vectors"
+        )
     return np.array(words), (vectors / norms[:, None]).astype(np.float32)
+
+
+def _first_undecodable_line(path: str) -> int:
+    """Number (from 1) of the first line of a file that is not valid UTF-8."""
+    number = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return number  # an incomplete multi-byte character at the very end
 
 
 def load_vectors_file(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -150,9 +333,19 @@ def load_vectors_file(path: str) -> tuple[np.ndarray, np.ndarray]:
     """
     if not isinstance(path, str) or not os.path.isfile(path):
         raise ValueError(
-            f"char_to_vector: invalid vectors_path={path!r}; allowed: the path of an existing word2vec/GloVe text file"
+            f"char_to_vector: invalid vectors_path={short_repr(path)}; allowed: the path of an existing "
+            "word2vec/GloVe text file"
         )
     stat = os.stat(path)
+    from seqtasks.config import MEMORY_BUDGET_ENV, format_bytes, memory_budget_bytes
+
+    limit = memory_budget_bytes() // MAX_VECTORS_FILE_BYTES_SHARE
+    if stat.st_size > limit:
+        raise ValueError(
+            f"char_to_vector: invalid vectors_path={path!r}: the file has {format_bytes(stat.st_size)}; allowed: "
+            f"at most {format_bytes(limit)} (1/{MAX_VECTORS_FILE_BYTES_SHARE} of the memory budget: parsing holds "
+            f"it several times over; use a smaller file or raise {MEMORY_BUDGET_ENV})"
+        )
     return _load_vectors_cached(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
 
 
@@ -186,7 +379,7 @@ def synthetic_words(count: int, seed: int, min_length: int, max_length: int) -> 
         draws = _random.Draws(_random.block_bit_generator(seed, _random.salt_words("syllables"), "train", round_index))
         n = max(2 * (count - have), 1024)
         syllables = 1 + np.searchsorted(_SYLLABLE_COUNT_CDF, draws.uniform(n), side="right")
-        words = np.full(n, "", dtype="<U64")
+        words = np.full(n, "", dtype="<U1")  # grows with each syllable: at most 25 characters wide
         for position in range(_MAX_SYLLABLES):
             picks = [table[draws.integers(0, len(table), n)] for table in parts]
             syllable = np.char.add(np.char.add(picks[0], picks[1]), picks[2])
@@ -201,14 +394,33 @@ def synthetic_words(count: int, seed: int, min_length: int, max_length: int) -> 
         found.append(words)
         have += len(words)
         if have >= count:
-            return np.concatenate(found)
-    raise ValueError(f"char_to_vector: could not find {count} distinct words of length {min_length}..{max_length}")
+            return np.concatenate(found).astype(_POOL_WORD_DTYPE)
+    raise ValueError(
+        f"char_to_vector: invalid vocab_size={count}: could not find {count} distinct words of length "
+        f"{min_length}..{max_length} in 1000 rounds; allowed: fewer words or a wider range of "
+        "min_word_length, max_word_length, long_max_word_length"
+    )
 
 
 def _gaussian_rows(keys: np.ndarray, dim: int) -> np.ndarray:
-    """A standard normal vector per uint64 key, counter-based (``(n, dim)``)."""
+    """A standard normal vector per uint64 key, counter-based (``(n, dim)``).
+
+    Computed in chunks of keys (each row depends on its key only), so the
+    temporaries stay near ``_GAUSSIAN_CHUNK_BYTES`` whatever ``n``.
+    """
+    keys = np.asarray(keys).astype(np.uint64)
+    chunk = max(1, _GAUSSIAN_CHUNK_BYTES // (_GAUSSIAN_BYTES_PER_VALUE * dim))
+    if len(keys) <= chunk:
+        return _gaussian_rows_chunk(keys, dim)
+    out = np.empty((len(keys), dim), dtype=np.float64)
+    for start in range(0, len(keys), chunk):
+        out[start : start + chunk] = _gaussian_rows_chunk(keys[start : start + chunk], dim)
+    return out
+
+
+def _gaussian_rows_chunk(keys: np.ndarray, dim: int) -> np.ndarray:
     with np.errstate(over="ignore"):
-        base = keys.astype(np.uint64)[:, None] * np.uint64(2 * dim) + np.arange(2 * dim, dtype=np.uint64)[None, :]
+        base = keys[:, None] * np.uint64(2 * dim) + np.arange(2 * dim, dtype=np.uint64)[None, :]
     bits = _random.splitmix64(base)
     return _random.uniforms_to_normal(_random.bits_to_uniform(bits[:, :dim]), _random.bits_to_uniform(bits[:, dim:]))
 
@@ -228,9 +440,26 @@ def synthetic_vectors(words: np.ndarray, config: CharToVectorConfig) -> np.ndarr
     Returns:
         ``(len(words), dim)`` float32 array.
     """
+    words = np.asarray(words)
     n, dim = len(words), config.dim
     if n == 0:
         return np.zeros((0, dim), dtype=np.float32)
+    # Chunks of words bound the temporaries (n-gram vectors are drawn at full dim); each word's
+    # vector depends on that word only, so chunking does not change it.
+    longest = int(np.char.str_len(words.astype(str)).max())
+    arrays = (config.ngram_max - config.ngram_min + 1) * (longest + 2) + _VECTOR_ARRAYS_PER_WORD
+    chunk = max(1, _VECTOR_CHUNK_BYTES // (_VECTOR_BYTES_PER_VALUE * dim * arrays))
+    if n <= chunk:
+        return _synthetic_vectors_chunk(words, config)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, chunk):
+        out[start : start + chunk] = _synthetic_vectors_chunk(words[start : start + chunk], config)
+    return out
+
+
+def _synthetic_vectors_chunk(words: np.ndarray, config: CharToVectorConfig) -> np.ndarray:
+    """:func:`synthetic_vectors` of one chunk of words, all at once."""
+    n, dim = len(words), config.dim
     salt = _random.salt_words("char_to_vector", config.vocab_seed, dim)
     word_key, ngram_key = np.uint64(salt[0] << 32 | salt[1]), np.uint64(salt[2] << 32 | salt[3])
     codes = _codes_from_strings(words).astype(np.int64)
@@ -308,9 +537,7 @@ class CharToVector(Task[CharToVectorConfig]):
     @functools.cached_property
     def _synthetic_pool_vectors(self) -> np.ndarray:
         """Vectors of every pool word, computed once (vectors depend on the word only)."""
-        words = self._pool[0]
-        chunks = [synthetic_vectors(words[i : i + 4096], self.config) for i in range(0, len(words), 4096)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.config.dim), np.float32)
+        return synthetic_vectors(self._pool[0], self.config)  # chunked inside
 
     @property
     def alphabet(self) -> str:
@@ -360,18 +587,57 @@ class CharToVector(Task[CharToVectorConfig]):
             A :class:`Batch` with ``word``, ``chars``, ``length`` and ``vector``.
         """
         self._check_request(split, start, stop, seed)
+        start, stop = int(start), int(stop)
         pool = self._split_indices[split]
         if len(pool) == 0:
-            raise ValueError(f"{self.name}: split {split!r} has no words; widen the word length range or vocab_size")
-        index = np.arange(start, stop, dtype=np.int64)
-        epochs = index // len(pool)
-        chosen = np.empty(len(index), dtype=np.int64)
-        for epoch in np.unique(epochs):
-            bits = _random.block_bit_generator(seed, [*self.salt, 0xE90C], split, int(epoch))
-            order = _random.Draws(bits).permutation(len(pool))
-            where = epochs == epoch
-            chosen[where] = pool[order[index[where] % len(pool)]]
+            c = self.config
+            raise ValueError(
+                f"{self.name}: split {split!r} has no words (vocab_size={c.vocab_size}, min_word_length="
+                f"{c.min_word_length}, max_word_length={c.max_word_length}, long_max_word_length="
+                f"{c.long_max_word_length}); allowed: a config whose every split holds words: raise vocab_size "
+                "or widen the word length range"
+            )
+        size = len(pool)
+        chosen = np.empty(stop - start, dtype=np.int64)
+        # Example i is word order[i % size] of epoch i // size: each epoch is one contiguous slice.
+        for epoch in range(start // size, -(-stop // size)):
+            low, high = max(start, epoch * size), min(stop, (epoch + 1) * size)
+            bits = _random.block_bit_generator(seed, [*self.salt, 0xE90C], split, epoch)
+            order = _random.Draws(bits).permutation(size)
+            chosen[low - start : high - start] = pool[order[low - epoch * size : high - epoch * size]]
         return self._examples_for(chosen)
+
+    def memory_parameters(self, split: str) -> tuple[str, ...]:
+        """``dim`` sets most of an example's memory."""
+        return ("dim",)
+
+    def estimate_bytes(self, split: str, n: int) -> int:
+        """Peak bytes of :meth:`generate` for ``n`` examples: the fields, their temporaries and the word order.
+
+        Includes building the vocabulary and its cached vectors when that has not happened yet.
+        """
+        self._check_split(split)
+        if n <= 0:
+            return 0
+        c = self.config
+        if c.vectors_path is not None:
+            words = self._pool[0]
+            word_bytes, width = words.dtype.itemsize, words.dtype.itemsize // 4  # "<U{longest word}"
+            pool_size, cached, build = len(words), True, 0
+        else:
+            word_bytes = _POOL_WORD_DTYPE.itemsize
+            longest = c.long_max_word_length if split == "test_long" else c.max_word_length
+            width = min(longest, LONGEST_SYNTHETIC_WORD)
+            pool_size, cached = c.vocab_size, c.vocab_size <= POOL_CACHE_LIMIT
+            build = 0 if "_pool" in self.__dict__ else synthetic_pool_bytes(c)
+            if cached and "_synthetic_pool_vectors" not in self.__dict__:
+                build += 4 * c.dim * c.vocab_size + _VECTOR_CHUNK_BYTES
+        per_row = 8 + 2 * word_bytes + 12 + 25 * width + 4 * c.dim  # index, words, lengths, chars, vectors
+        fixed = 24 * pool_size  # one epoch's permutation
+        if not cached:
+            per_row += 4 * c.dim + word_bytes  # vectors computed per request
+            fixed += _VECTOR_CHUNK_BYTES
+        return int(n * per_row + fixed + build + self.fixed_temporary_bytes)
 
     def _examples_for(self, pool_index: np.ndarray) -> Batch:
         words_all, vectors_all, alphabet = self._pool
@@ -401,3 +667,95 @@ class CharToVector(Task[CharToVectorConfig]):
     def loss_floor(self, batch) -> float:
         """0: a model can memorise the training words' vectors exactly."""
         return 0.0
+
+    # -- Evaluation (see Task's evaluation block) ---------------------------------------------------
+
+    @functools.cached_property
+    def _published_train_mean(self) -> np.ndarray:
+        """Mean vector of the published ``train`` split (seed 0, one pass over its words)."""
+        train = self.generate("train", 0, self.natural_size("train"), seed=0)
+        return np.asarray(train["vector"], dtype=np.float64).mean(axis=0)
+
+    def evaluate(
+        self,
+        batch: Mapping[str, np.ndarray],
+        predictions: np.ndarray,
+        *,
+        target: str | None = None,
+        train_mean: np.ndarray | None = None,
+        **options: Any,
+    ) -> dict[str, float]:
+        """MSE and mean cosine similarity of predicted vectors, next to the mean-vector predictor.
+
+        Args:
+            batch: A batch (``vector``).
+            predictions: ``(n, dim)`` predicted vectors.
+            target: The supervised view (only the default exists).
+            train_mean: The mean-vector predictor's output; ``None``: the mean of
+                the published ``train`` split (cached per task).
+
+        Returns:
+            ``mse`` (mean over examples and dimensions, as Keras' ``mse``),
+            ``mean_cosine`` (a zero prediction counts as cosine 0) and the same
+            two numbers, ``mean_vector_mse`` and ``mean_vector_cosine``, for the
+            predictor that outputs the training mean for every word: a model must
+            beat it to have learned anything from spelling.
+        """
+        from seqtasks.metrics import check_leading_shape, mse_and_cosine
+
+        self._check_target(target)
+        if options:
+            raise ValueError(f"{self.name}: invalid evaluate options {sorted(options)}; allowed: target, train_mean")
+        targets = np.asarray(batch["vector"], dtype=np.float64)
+        predictions = np.asarray(predictions, dtype=np.float64)
+        check_leading_shape(self.name, predictions, targets.shape)
+        mean = self._published_train_mean if train_mean is None else np.asarray(train_mean, dtype=np.float64)
+        if mean.shape != targets.shape[1:]:
+            raise ValueError(f"invalid train_mean shape={mean.shape}; allowed: {targets.shape[1:]}")
+        mse, cosine = mse_and_cosine(predictions, targets)
+        baseline_mse, baseline_cosine = mse_and_cosine(np.broadcast_to(mean, targets.shape), targets)
+        return {"mse": mse, "mean_cosine": cosine, "mean_vector_mse": baseline_mse, "mean_vector_cosine": baseline_cosine}
+
+    def headline_metric(self, target: str | None = None) -> str:
+        return "mean_cosine"
+
+    def ceiling(self, batch: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> dict[str, float]:
+        """Held-out cosine ceiling: only the compositional part of a vector is predictable from spelling.
+
+        For a word not seen in training the per-word part is an independent random
+        direction, so no model beats predicting the compositional part ``c``: its
+        expected cosine is about ``sqrt(compositional_weight)``. With a batch, the
+        exact mean of ``cos(c, v)`` over its words. Unknown (``{}``) for a
+        ``vectors_path`` file.
+        """
+        import math
+
+        from seqtasks.metrics import cosines
+
+        if self.config.vectors_path is not None:
+            return {}
+        if batch is None:
+            return {"mean_cosine": math.sqrt(self.config.compositional_weight)}
+        words = np.asarray(batch["word"]).astype(str)
+        compositional = synthetic_vectors(words, self.config.replace(compositional_weight=1.0))
+        values = cosines(compositional, batch["vector"])
+        return {"mean_cosine": float(values.mean()) if len(values) else math.nan}
+
+    def report_columns(self, target: str | None = None) -> tuple[Any, ...]:
+        from seqtasks.metrics import ReportColumn
+
+        columns = [
+            ReportColumn("test MSE", "mse", fmt="{:.5f}"),
+            ReportColumn("test cosine", "mean_cosine"),
+            ReportColumn("mean-vector cosine", "mean_vector_cosine"),
+        ]
+        if "test_long" in self.splits:
+            columns.append(ReportColumn("test_long cosine", "mean_cosine", "test_long"))
+        return tuple(columns)
+
+    def evaluation_protocol(self, target: str | None = None) -> dict[str, Any]:
+        return {
+            **super().evaluation_protocol(target),
+            "scored": "every held-out word (no word of a held-out split occurs in train)",
+            "mean_vector_predictor": "the mean vector of the published train split",
+        }

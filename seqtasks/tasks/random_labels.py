@@ -24,6 +24,27 @@ from seqtasks.registry import register
 from seqtasks.tasks.base import SupervisedSpec, Preset, Task
 
 
+NOISE_BYTES_PER_VALUE = 28
+"""Peak temporaries of a block per input value: two uint64 draws and a float64 normal, then the
+scaled and shifted float64 copies and the float32 result."""
+
+
+def request_bytes(config: "RandomLabelsConfig", n: int) -> int:
+    """Estimated peak bytes of generating ``n`` examples: the blocks, their join and one block's noise.
+
+    Args:
+        config: The config (its ``label_block`` is the block size).
+        n: Number of examples (any start).
+    """
+    if n <= 0:
+        return 0
+    values, block = config.time_steps * config.features, config.label_block
+    blocks = -(-n // block) + 1  # a range that starts inside a block touches one more
+    row = 4 * values + 4  # float32 inputs and an int32 label
+    noise = block * (NOISE_BYTES_PER_VALUE * values + 24)
+    return int((blocks * block + n) * row + noise + Task.fixed_temporary_bytes)
+
+
 @dataclasses.dataclass(frozen=True)
 class RandomLabelsConfig(TaskConfig):
     """Configuration of the random labels task.
@@ -65,6 +86,20 @@ class RandomLabelsConfig(TaskConfig):
             )
         self.check_float("input_scale", 0.0, 1e6, low_open=True)
         self.check_float("input_offset", -1e6, 1e6)
+        from seqtasks.config import MEMORY_BUDGET_ENV, format_bytes, memory_budget_bytes
+
+        needed, budget = request_bytes(self, 1), memory_budget_bytes()
+        if needed > budget:
+            block = self.label_block
+            per_value = (2 * block + 1) * 4 + block * NOISE_BYTES_PER_VALUE  # per input value of an example
+            spare = budget - (request_bytes(self, 1) - per_value * self.time_steps * self.features)
+            raise ValueError(
+                f"{self.task_name}: invalid time_steps={self.time_steps}, features={self.features}, "
+                f"label_block={block}: one block of {block} examples needs about {format_bytes(needed)} to "
+                f"generate, over the memory budget of {format_bytes(budget)}; allowed: time_steps * features <= "
+                f"{max(spare // per_value, 0):,} at label_block={block} (lower time_steps, features or label_block, "
+                f"or raise {MEMORY_BUDGET_ENV})"
+            )
 
 
 @register
@@ -127,9 +162,25 @@ class RandomLabels(Task[RandomLabelsConfig]):
         return f"inputs {x.shape} mean={x.mean():+.3f} std={x.std():.3f}  label={int(example['label'])}"
 
     def summary(self, batch: Mapping[str, np.ndarray]) -> str:
+        """Positives in ``batch`` and per block of ``label_block`` examples from its start (at most four blocks)."""
+        labels = np.asarray(batch["label"]).reshape(-1)
         block = self.config.label_block
-        labels = self.generate("train", 0, 4 * block, seed=0)["label"].reshape(4, block)
-        return f"positives per block of {block}: {labels.sum(axis=1).tolist()}"
+        text = f"positives {int(labels.sum())} of {len(labels)} "
+        text += f"(exactly {self.config.positives_per_block} per block of {block})"
+        full = min(len(labels) // block, 4)
+        if full:
+            per_block = labels[: full * block].reshape(full, block).sum(axis=1).tolist()
+            text += f"; positives per block of {block}: {per_block}"
+        return text
+
+    def memory_parameters(self, split: str) -> tuple[str, ...]:
+        """An example holds ``time_steps * features`` inputs."""
+        return ("time_steps", "features")
+
+    def estimate_bytes(self, split: str, n: int) -> int:
+        """Peak bytes of generating ``n`` examples: the blocks, their join and one block's noise temporaries."""
+        self._check_split(split)
+        return request_bytes(self.config, n)
 
     def label_entropy(self) -> float:
         """Entropy of the labels in nats: the binary cross-entropy floor."""
@@ -137,4 +188,63 @@ class RandomLabels(Task[RandomLabelsConfig]):
         return -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
-        return self.label_entropy()
+        """Entropy (nats) of ``batch``'s own labels: the lowest mean binary cross-entropy on that batch.
+
+        The labels are independent of the inputs, so on a batch with positive rate
+        ``r`` a model that cannot see the labels does best by predicting ``r``, at a
+        mean loss of ``H(r)``. A shuffled batch's ``r`` varies around
+        ``positive_fraction``; :meth:`label_entropy` is the population value.
+        """
+        if "label" not in batch:
+            raise ValueError("invalid batch without 'label'; allowed: a batch of this task (label_entropy() is the population floor)")
+        labels = np.asarray(batch["label"], dtype=np.float64).reshape(-1)
+        if labels.size == 0:
+            raise ValueError("invalid empty batch; allowed: at least one example")
+        rate = float(labels.mean())
+        return -sum(p * math.log(p) for p in (rate, 1.0 - rate) if p > 0)
+
+    # -- Evaluation (see Task's evaluation block) ---------------------------------------------------
+
+    def evaluate(
+        self, batch: Mapping[str, np.ndarray], predictions: np.ndarray, *, target: str | None = None, **options: Any
+    ) -> dict[str, float]:
+        """AUC and cross-entropy of label predictions on pure noise, against the label entropy.
+
+        Args:
+            batch: A batch (``label``).
+            predictions: ``(n,)`` or ``(n, 1)`` probabilities of label 1.
+            target: The supervised view (only the default exists).
+
+        Returns:
+            ``auc`` (0.5 expected on held-out data; clearly higher means leakage),
+            ``loss`` (binary cross-entropy in nats, probabilities clipped as Keras
+            does), ``accuracy``, ``label_entropy`` (the loss a model without
+            memorisation settles at), ``loss_minus_entropy`` and ``finite_fraction``
+            (share of predictions that are not NaN or infinite).
+        """
+        from seqtasks.metrics import binary_scores
+
+        self._check_target(target)
+        if options:
+            raise ValueError(f"{self.name}: invalid evaluate options {sorted(options)}; allowed: target")
+        result = binary_scores(np.asarray(batch["label"]), predictions)
+        entropy = self.label_entropy()
+        return {**result, "label_entropy": entropy, "loss_minus_entropy": result["loss"] - entropy}
+
+    def headline_metric(self, target: str | None = None) -> str:
+        return "auc"
+
+    def ceiling(self, batch: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> dict[str, float]:
+        """On held-out data: AUC 0.5 and, at best, a loss equal to the label entropy (nothing to learn)."""
+        return {"auc": 0.5, "loss": self.label_entropy(), "accuracy": 1.0 - min(self.config.positive_fraction, 0.5)}
+
+    def report_columns(self, target: str | None = None) -> tuple[Any, ...]:
+        from seqtasks.metrics import ReportColumn
+
+        return (
+            ReportColumn("final train loss", "final_train_loss", None, "{:.4f}"),
+            ReportColumn("label entropy", "label_entropy", fmt="{:.4f}"),
+            ReportColumn("test AUC", "auc"),
+            ReportColumn("test loss", "loss", fmt="{:.4f}"),
+            ReportColumn("NaN-free steps", "nan_free_fraction", None, "{:.0%}"),
+        )

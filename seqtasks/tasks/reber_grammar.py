@@ -31,7 +31,14 @@ from seqtasks import _random
 from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
 from seqtasks.registry import register
-from seqtasks.tasks.base import SupervisedSpec, Preset, Task, fill_by_rejection
+from seqtasks.tasks.base import (
+    HELD_OUT_MIN_SEQUENCES,
+    LengthStrata,
+    Preset,
+    SupervisedSpec,
+    Task,
+    fill_stratified,
+)
 
 ALPHABET = "BTSXPVE"
 B, T, S, X, P, V, E = range(7)
@@ -97,34 +104,91 @@ _FINISH_PAIRS = 1 << 16  # position pairs per chunk of _write_legal_sets
 
 
 @functools.lru_cache(maxsize=None)
-def _finish_probabilities(max_remaining: int) -> np.ndarray:
-    """``f[s, r]``: probability that from state s the string ends after exactly r more symbols."""
-    f = np.zeros((8, max_remaining + 1), dtype=np.float64)
-    f[_END, 0] = 1.0
+def _path_counts(max_remaining: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled numbers of symbol strings that end the string after exactly r more symbols.
+
+    Every branching node's two edges are equally likely, so counting paths is
+    exact probability bookkeeping: from state s, each path of r symbols has
+    probability ``2 ** -(r - 1)``. Counts grow like 1.47 ** r, so each column is
+    scaled by a power of two (exact in floating point): nothing overflows or
+    underflows at any length, and every ratio of counts is the correctly
+    rounded ratio of the true counts.
+
+    Returns:
+        ``(g, e)``: ``g[s, r] * 2 ** e[r]`` paths lead from state s to the end
+        in exactly r symbols.
+    """
+    g = np.zeros((8, max_remaining + 1), dtype=np.float64)
+    e = np.zeros(max_remaining + 1, dtype=np.int64)
+    g[_END, 0] = 1.0
     for r in range(1, max_remaining + 1):
-        f[6, r] = f[_END, r - 1]
+        column = np.zeros(8)
+        column[6] = g[_END, r - 1]
         for state in range(1, 6):
             (_, a), (_, b) = _EDGES[state]
-            f[state, r] = 0.5 * f[a, r - 1] + 0.5 * f[b, r - 1]
-    return f
+            column[state] = g[a, r - 1] + g[b, r - 1]
+        _, exponent = np.frexp(column.max())
+        g[:, r] = np.ldexp(column, -exponent)
+        e[r] = e[r - 1] + exponent
+    return g, e
 
 
 @functools.lru_cache(maxsize=None)
 def _first_edge_probabilities(max_remaining: int) -> np.ndarray:
-    """``p[s, r]``: probability of a state's first edge given the string ends in exactly r more symbols."""
-    f = _finish_probabilities(max_remaining)
-    p = np.ones((8, max_remaining + 1))
-    weight = 0.5 * f[_NEXT[:, 0][:, None], np.maximum(np.arange(max_remaining + 1) - 1, 0)[None, :]]
-    np.divide(weight, f, out=p, where=f > 0)
+    """``p[s, r]``: probability of a state's first edge given the string ends in exactly r more symbols.
+
+    The ratio of the paths through the first edge to all paths from s (both
+    counts scaled; see :func:`_path_counts`). Node 6 has one real edge (``E``),
+    listed twice, so either choice emits the same symbol; states with no path
+    of that length get 1.
+    """
+    g, e = _path_counts(max_remaining)
+    remaining = np.arange(max_remaining + 1)
+    before = np.maximum(remaining - 1, 0)
+    first = g[_NEXT[:, 0][:, None], before[None, :]]
+    ratio = np.ones((8, max_remaining + 1))
+    np.divide(first, g, out=ratio, where=g > 0)
+    p = np.where(g > 0, np.ldexp(ratio, (e[before] - e[remaining])[None, :]), 1.0)
+    p[6] = np.where(remaining == 1, 0.5, 1.0)
+    p[_END] = np.where(remaining == 0, 0.5, 1.0)
     return p
+
+
+def _plain_length_weights(low: int, high: int) -> np.ndarray:
+    """Weights of plain lengths ``low..high`` proportional to their probability, the largest in [0.5, 1).
+
+    Weight ``L`` is ``P(length L) * 2 ** -m`` for one power of two ``m``, so the
+    weights are exact rescalings of the probabilities (see :func:`_path_counts`)
+    and never underflow, however long the window.
+    """
+    g, e = _path_counts(high)
+    lengths = np.arange(low, high + 1)
+    mantissa, exponent = np.frexp(g[1, lengths - 1])  # B, then L - 1 symbols from node 1
+    exponent = np.where(mantissa > 0, exponent + e[lengths - 1] - (lengths - 2), np.iinfo(np.int64).min // 2)
+    return np.ldexp(mantissa, exponent - exponent.max())
 
 
 def plain_length_distribution(max_length: int) -> np.ndarray:
-    """``p[L]``: probability that a plain Reber string has length L (index 0..max_length)."""
-    f = _finish_probabilities(max_length)
+    """``p[L]``: probability that a plain Reber string has length L (index 0..max_length).
+
+    Exact up to float64 range: entries below about 1e-308 (lengths above about
+    2,390) read 0. Use the length window's own weights to sample such lengths.
+    """
+    g, e = _path_counts(max_length)
+    lengths = np.arange(2, max_length + 1)
     p = np.zeros(max_length + 1)
-    p[1:] = f[1, : max_length]  # B, then L - 1 symbols from node 1
+    p[2:] = np.ldexp(g[1, lengths - 1], e[lengths - 1] - (lengths - 2))
     return p
+
+
+def plain_string_counts_log2(max_length: int) -> np.ndarray:
+    """``c[L]``: log2 of the number of distinct plain Reber strings of length L (``-inf`` where none)."""
+    g, e = _path_counts(max_length)
+    lengths = np.arange(1, max_length + 1)
+    out = np.full(max_length + 1, -np.inf)
+    with np.errstate(divide="ignore"):
+        out[1:] = np.log2(g[1, lengths - 1]) + e[lengths - 1]
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,9 +235,17 @@ class ReberConfig(TaskConfig):
             self.check_int("depth", 1, 8)
         if self.min_length is not None:
             self.check_int("min_length", 1, MAX_SUPPORTED_LENGTH)
-        self.check_int("max_length", max(self.shortest, self.min_length or 1), MAX_SUPPORTED_LENGTH)
+        self.check_int(
+            "max_length",
+            max(self.shortest, self.min_length or 1),
+            MAX_SUPPORTED_LENGTH,
+            note=f"at least min_length={self.min_length} and the shortest string, {self.shortest}, of "
+            f"variant={self.variant!r} depth={self.depth}",
+        )
         if self.long_max_length is not None:
-            self.check_int("long_max_length", self.max_length + 1, MAX_SUPPORTED_LENGTH)
+            self.check_int(
+                "long_max_length", self.max_length + 1, MAX_SUPPORTED_LENGTH, note=f"above max_length={self.max_length}"
+            )
 
 
 @register
@@ -182,9 +254,20 @@ class ReberGrammar(Task[ReberConfig]):
 
     name = "reber_grammar"
     config_class = ReberConfig
-    version = "1.0.0"
+    version = "2.0.0"
+    release_notes = {
+        "2.0.0": (
+            "Held-out splits follow the grammar's length distribution: lengths are drawn first, then a "
+            "string of that length; inner lengths with fewer than 1,024 distinct plain strings are shared "
+            "(sampled i.i.d. in every split), longer ones are split by content hash. The length tables "
+            "are exact at every accepted length (1.0.0 underflowed above about 2,390 symbols). All "
+            "examples changed."
+        ),
+        "1.0.0": "Initial release. Held-out splits lacked the short, most probable strings.",
+    }
     sequence_fields = ("tokens", "next_symbols")
     block_sequence_fields = ("symbols",)
+    block_temporary_factor = 128.0  # the walk draws 8 bytes per symbol of ~13 candidates per held-out row
     alphabet = ALPHABET
     description = (
         "Strings of the Reber grammar (plain or embedded). Per position, the multi-hot set of "
@@ -248,18 +331,47 @@ class ReberGrammar(Task[ReberConfig]):
         return SupervisedSpec("tokens", len(ALPHABET), "next_symbols", "multi_hot")
 
     def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
-        low, high = self.length_range(split)
+        depth = self.config.embedding_depth
+        inner_low, inner_high = self._inner_length_range(split)
+        inner_lengths = _sample_lengths(draws, self.block_size, inner_low, inner_high)
+        branches = np.where(draws.uniform((self.block_size, depth)) < 0.5, T, P) if depth else None
+        held_out = plain_string_counts_log2(inner_high) >= np.log2(HELD_OUT_MIN_SEQUENCES)
         walks: list[_Walk] = []  # one per round of candidates
-        rows, dropped = fill_by_rejection(
-            lambda n: self._candidates(draws, n, low, high, walks),
+        rows, dropped = fill_stratified(
+            lambda lengths: self._candidates(draws, lengths, inner_high, walks),
             lambda rows: self.split_bucket_mask(rows["inner_hash"], split),
-            self.block_size,
+            inner_lengths,
+            held_out[inner_lengths],
             self.name,
             split,
         )
-        arrays = _embed(walks, rows["walk"], rows["column"], rows["inner_length"], rows["branches"])
+        if branches is None:
+            branches = np.zeros((self.block_size, 0), dtype=np.int64)
+        arrays = _embed(walks, rows["walk"], rows["column"], inner_lengths, branches)
         arrays["_dropped"] = np.int64(dropped)
         return arrays  # int8 symbols; _finish expands them once per batch
+
+    def _inner_length_range(self, split: str) -> tuple[int, int]:
+        """Inclusive range of the innermost plain string's length in a split."""
+        low, high = self.length_range(split)
+        depth = self.config.embedding_depth
+        return max(low - 4 * depth, PLAIN_MIN_LENGTH), high - 4 * depth
+
+    def length_strata(self, split: str) -> LengthStrata:
+        """Whole-string lengths with the grammar's probabilities in the split's window.
+
+        The content hash sees the innermost plain string (both branch symbols
+        stay equally likely in every split), so a stratum's size is the number
+        of plain strings of its inner length.
+        """
+        inner_low, inner_high = self._inner_length_range(split)
+        weights = _plain_length_weights(inner_low, inner_high)
+        return LengthStrata(
+            lengths=np.arange(inner_low, inner_high + 1) + 4 * self.config.embedding_depth,
+            probabilities=weights / weights.sum(),
+            log2_sequences=plain_string_counts_log2(inner_high)[inner_low:],
+            by_length=split == "test_long",
+        )
 
     def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         symbols = arrays["symbols"]
@@ -282,31 +394,22 @@ class ReberGrammar(Task[ReberConfig]):
         return {"tokens": tokens, "length": arrays["length"], "next_symbols": next_symbols, "text": text}
 
     def _candidates(
-        self, draws: _random.Draws, n: int, low: int, high: int, walks: list[_Walk]
+        self, draws: _random.Draws, lengths: np.ndarray, max_length: int, walks: list[_Walk]
     ) -> dict[str, np.ndarray]:
-        """One row per candidate string; its symbols stay in the walk appended to ``walks``.
+        """One candidate plain string per given length; its symbols stay in the walk appended to ``walks``.
 
         ``inner_hash`` hashes the innermost plain string, which alone decides the
         split: hashing it (not the branch symbols) keeps both embedding branches
         equally likely in every split, while the splits stay disjoint.
         """
-        depth = self.config.embedding_depth
-        inner_low, inner_high = max(low - 4 * depth, PLAIN_MIN_LENGTH), high - 4 * depth
-        inner_lengths = _sample_lengths(draws, n, inner_low, inner_high)
-        walk = _walk(draws, inner_lengths, inner_high)
+        n = len(lengths)
+        walk = _walk(draws, lengths, max_length)
         walks.append(walk)
-        branches = np.where(draws.uniform((n, depth)) < 0.5, T, P) if depth else np.zeros((n, 0), np.int64)
         column = np.empty(n, dtype=np.intp)
         column[walk.order] = np.arange(n)
         inner_hash = np.empty(n, dtype=np.uint64)
-        inner_hash[walk.order] = _random.hash_shifted(walk.symbols, inner_lengths[walk.order], time_major=True)
-        return {
-            "inner_hash": inner_hash,
-            "inner_length": inner_lengths,
-            "branches": branches,
-            "walk": np.full(n, len(walks) - 1, dtype=np.int32),
-            "column": column,
-        }
+        inner_hash[walk.order] = _random.hash_shifted(walk.symbols, lengths[walk.order], time_major=True)
+        return {"inner_hash": inner_hash, "walk": np.full(n, len(walks) - 1, dtype=np.int32), "column": column}
 
     def describe(self, example: Mapping[str, Any]) -> str:
         legal = ["{" + "".join(ALPHABET[j] for j in np.flatnonzero(row)) + "}" for row in example["next_symbols"]]
@@ -322,6 +425,101 @@ class ReberGrammar(Task[ReberConfig]):
         lengths = np.asarray(batch["length"])
         positions = np.arange(legal.shape[1])[None, :] < (lengths[:, None] - 1)
         return float(np.log(np.where(positions, legal, 1.0)).sum() / positions.sum())
+
+    # -- Evaluation: the 1997 criterion (see Task's evaluation block) ---------------------------------
+
+    def evaluate(
+        self, batch: Mapping[str, np.ndarray], predictions: np.ndarray, *, target: str | None = None, **options: Any
+    ) -> dict[str, float]:
+        """Scores next-symbol predictions with the criterion of Hochreiter & Schmidhuber (1997).
+
+        A string counts as solved when at every position whose legal next set is
+        non-empty, the ``k = |legal set|`` largest outputs are exactly the legal
+        symbols (every legal output strictly above every illegal one). Both views
+        are scored the same way: only the order of the outputs matters.
+
+        Args:
+            batch: A batch (``tokens``, ``next_symbols``, ``length``).
+            predictions: ``(n, T, 7)`` output activations, row ``t`` predicting the
+                symbol after ``tokens[t]`` (softmax or sigmoid outputs).
+            target: ``next_symbol`` or ``legal_set`` (checked; scored alike).
+
+        Returns:
+            ``strings_solved`` (fraction of strings solved), ``symbols_correct``
+            (fraction of scored positions whose arg-max output is legal) and, for
+            embedded strings, ``long_range_correct``: the fraction of strings whose
+            arg-max output before the second-to-last symbol is the second symbol
+            (the remembered branch).
+        """
+        import math
+
+        from seqtasks.metrics import check_leading_shape
+
+        self._check_target(target)
+        if options:
+            raise ValueError(f"{self.name}: invalid evaluate options {sorted(options)}; allowed: target")
+        predictions = np.asarray(predictions, dtype=np.float64)
+        legal = np.asarray(batch["next_symbols"]).astype(bool)
+        lengths = np.asarray(batch["length"])
+        n, width, depth = legal.shape
+        check_leading_shape(self.name, predictions, (n, width, depth))
+        scored = legal.any(axis=-1) & (np.arange(width)[None, :] < lengths[:, None])
+        lowest_legal = np.where(legal, predictions, np.inf).min(axis=-1)
+        highest_illegal = np.where(legal, -np.inf, predictions).max(axis=-1)
+        position_ok = (lowest_legal > highest_illegal) | ~scored
+        best = predictions.argmax(axis=-1)
+        argmax_legal = np.take_along_axis(legal, best[..., None], axis=-1)[..., 0]
+        out = {
+            "strings_solved": float(position_ok.all(axis=1).mean()) if n else math.nan,
+            "symbols_correct": float(argmax_legal[scored].mean()) if scored.any() else math.nan,
+        }
+        if self.config.embedding_depth > 0:
+            tokens = np.asarray(batch["tokens"])
+            predicted = best[np.arange(n), lengths - 3]
+            out["long_range_correct"] = float((predicted == tokens[:, 1]).mean()) if n else math.nan
+        return out
+
+    def accuracy_mask(self, batch: Mapping[str, np.ndarray], target: str | None = None) -> np.ndarray:
+        """Positions whose legal next set is non-empty (every position but the one after the final E)."""
+        legal = np.asarray(batch["next_symbols"]).astype(bool)
+        return legal.any(axis=-1) & (np.arange(legal.shape[1])[None, :] < np.asarray(batch["length"])[:, None])
+
+    def headline_metric(self, target: str | None = None) -> str:
+        return "strings_solved"
+
+    def ceiling(self, batch: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> dict[str, float]:
+        """1.0 for every metric: the grammar (and the branch) determine every legal set."""
+        out = {"strings_solved": 1.0, "symbols_correct": 1.0}
+        if self.config.embedding_depth > 0:
+            out["long_range_correct"] = 1.0
+        return out
+
+    def report_columns(self, target: str | None = None) -> tuple[Any, ...]:
+        from seqtasks.metrics import ReportColumn
+
+        columns = [ReportColumn("test strings solved", "strings_solved")]
+        if self.config.embedding_depth > 0:
+            columns.append(ReportColumn("test long-range correct", "long_range_correct"))
+        if "test_long" in self.splits:
+            columns.append(ReportColumn("test_long strings solved", "strings_solved", "test_long"))
+        columns.append(ReportColumn("sequences until test solved", "sequences_to_solve_test", None, "{:.0f}"))
+        return tuple(columns)
+
+    def bidirectional_leak(self, target: str | None = None) -> str | None:
+        """Both views leak: the backward pass reads the next symbol (and so the branch) before predicting it."""
+        self._check_target(target)
+        return (
+            "next-symbol prediction: a bidirectional model's backward pass reads the symbol it must predict "
+            "(at the second-to-last position, the remembered branch), so its score measures leakage, not memory"
+        )
+
+    def evaluation_protocol(self, target: str | None = None) -> dict[str, Any]:
+        return {
+            **super().evaluation_protocol(target),
+            "criterion": "Hochreiter & Schmidhuber (1997): a string is solved when at every position the k legal "
+            "next symbols get the k largest outputs",
+            "scored": "every position whose legal next set is non-empty",
+        }
 
 
 def _write_legal_sets(keys: np.ndarray, out: np.ndarray) -> None:
@@ -347,10 +545,9 @@ def _write_legal_sets(keys: np.ndarray, out: np.ndarray) -> None:
 
 def _sample_lengths(draws: _random.Draws, n: int, low: int, high: int) -> np.ndarray:
     """Plain-string lengths from the grammar's length distribution restricted to ``[low, high]``."""
-    p = plain_length_distribution(high)[low : high + 1]
-    cdf = np.cumsum(p)
+    cdf = np.cumsum(_plain_length_weights(low, high))
     u = draws.uniform(n) * cdf[-1]
-    return low + np.minimum(np.searchsorted(cdf, u, side="right"), len(p) - 1)
+    return low + np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
 
 
 class _Walk(NamedTuple):

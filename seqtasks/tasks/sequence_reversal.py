@@ -10,7 +10,7 @@ bidirectional model sees both ends.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,10 +19,10 @@ from seqtasks import _random
 from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
 from seqtasks.registry import register
-from seqtasks.tasks.base import SupervisedSpec, Preset, Task, fill_by_rejection
+from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, fill_stratified
 
 MAX_SUPPORTED_LENGTH = 10_000
-_CANDIDATE_CHUNK = 4096  # candidates whose tokens are drawn at a time; later chunks only when needed
+LAYOUTS = ("aligned", "read_then_write")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,20 +35,36 @@ class ReversalConfig(TaskConfig):
         max_length: Longest sequence in train, validation and test.
         long_max_length: Longest sequence of ``test_long`` (lengths
             ``max_length + 1 .. long_max_length``); ``None``: no ``test_long``.
+        layout: ``"aligned"``: the target at step t is the input at step
+            length - 1 - t (seed thread 004). ``"read_then_write"``: the input,
+            then as many blank steps (token ``vocab_size``) whose outputs are the
+            reversed input and the only scored steps (``output_mask``), the layout
+            of Deletang et al. (2023).
+        test_long_lengths: ``"uniform"``: ``test_long`` lengths are i.i.d. uniform.
+            ``"each"``: example i has length ``max_length + 1 + i mod n`` for the n
+            lengths of ``test_long``, so a split of k * n examples holds every
+            length exactly k times (a per-length evaluation).
     """
 
     task_name: ClassVar[str] = "sequence_reversal"
+    added_fields: ClassVar[tuple[str, ...]] = ("layout", "test_long_lengths")
     vocab_size: int = 10
     min_length: int = 5
     max_length: int = 5
     long_max_length: int | None = None
+    layout: str = "aligned"
+    test_long_lengths: str = "uniform"
 
     def validate(self) -> None:
         self.check_int("vocab_size", 2, 1_000_000)
         self.check_int("min_length", 1, MAX_SUPPORTED_LENGTH)
-        self.check_int("max_length", self.min_length, MAX_SUPPORTED_LENGTH)
+        self.check_int("max_length", self.min_length, MAX_SUPPORTED_LENGTH, note=f"at least min_length={self.min_length}")
         if self.long_max_length is not None:
-            self.check_int("long_max_length", self.max_length + 1, MAX_SUPPORTED_LENGTH)
+            self.check_int(
+                "long_max_length", self.max_length + 1, MAX_SUPPORTED_LENGTH, note=f"above max_length={self.max_length}"
+            )
+        self.check_choice("layout", LAYOUTS)
+        self.check_choice("test_long_lengths", ("uniform", "each"))
 
 
 @register
@@ -57,7 +73,17 @@ class SequenceReversal(Task[ReversalConfig]):
 
     name = "sequence_reversal"
     config_class = ReversalConfig
-    version = "1.0.0"
+    version = "2.0.0"
+    release_notes = {
+        "2.0.0": (
+            "Held-out splits follow the stated distribution: lengths are drawn uniformly first, then "
+            "content of that length; lengths with fewer than 1,024 distinct sequences are shared "
+            "(sampled i.i.d. in every split), longer ones are split by content hash. All examples "
+            "changed (len5_vocab10: same distribution, new bytes). New config reverse_string: the "
+            "read-then-write protocol of Deletang et al. (2023), with test_long at every length 41..500."
+        ),
+        "1.0.0": "Initial release. Short lengths of the held-out splits were distorted by the content hash.",
+    }
     sequence_fields = ("inputs", "targets")
     needs_future_context = True
     block_size = 16384  # short sequences: large blocks amortise the per-block overhead
@@ -85,8 +111,8 @@ class SequenceReversal(Task[ReversalConfig]):
             "len1to40_vocab2",
             ReversalConfig(vocab_size=2, min_length=1, max_length=40, long_max_length=500),
             {"train": 50_000, "validation": 2_000, "test": 2_000, "test_long": 2_000},
-            "Binary strings of length 1..40 with a test_long split of length 41..500, "
-            "the reverse_string protocol of Deletang et al. (2023).",
+            "Binary strings of length 1..40 with a test_long split of length 41..500 (the length split of "
+            "reverse_string in Deletang et al. 2023, in the aligned layout: not comparable with that paper).",
         ),
         Preset(
             "len1to40_vocab10",
@@ -94,8 +120,30 @@ class SequenceReversal(Task[ReversalConfig]):
             {"train": 50_000, "validation": 2_000, "test": 2_000, "test_long": 2_000},
             "Length 1..40 over 10 symbols with a test_long split of length 41..500.",
         ),
+        Preset(
+            "reverse_string",
+            ReversalConfig(
+                vocab_size=2,
+                min_length=1,
+                max_length=40,
+                long_max_length=500,
+                layout="read_then_write",
+                test_long_lengths="each",
+            ),
+            {"train": 50_000, "validation": 2_000, "test": 2_000, "test_long": 460 * 32},
+            "The reverse_string protocol of Deletang et al. (2023): binary strings read, then written "
+            "reversed on blank steps (only those scored); train lengths 1..40, test_long every length "
+            "41..500, 32 strings each (the paper: 512 each).",
+        ),
     )
     default_preset = "len5_vocab10"
+
+    def __init__(self, config: ReversalConfig) -> None:
+        super().__init__(config)
+        # Reading the whole input before writing lets a causal model solve the task.
+        self.needs_future_context = config.layout == "aligned"
+        if config.layout == "read_then_write":
+            self.sequence_fields = ("inputs", "targets", "output_mask")
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -111,40 +159,67 @@ class SequenceReversal(Task[ReversalConfig]):
 
     def supervised_spec(self, target: str | None = None) -> SupervisedSpec:
         self._check_target(target)
+        if self.config.layout == "read_then_write":  # inputs include the blank token
+            return SupervisedSpec("inputs", self.config.vocab_size + 1, "targets", "sparse", weight_field="output_mask")
         return SupervisedSpec("inputs", self.config.vocab_size, "targets", "sparse")
 
     def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
         low, high = self.length_range(split)
-        arrays, dropped = fill_by_rejection(
-            lambda n: self._candidates(draws, n, low, high),
+        if split == "test_long" and self.config.test_long_lengths == "each":
+            index = block * self.block_size + np.arange(self.block_size)
+            lengths = low + index % (high - low + 1)
+        else:
+            lengths = draws.integers(low, high + 1, self.block_size)
+        held_out = self.length_strata(split).held_out
+        arrays, dropped = fill_stratified(
+            lambda candidate_lengths: self._candidates(draws, candidate_lengths),
             lambda arrays: self.split_bucket_mask(_random.hash_zero_padded(arrays["inputs"], arrays["length"]), split),
-            self.block_size,
+            lengths,
+            held_out[lengths - low],
             self.name,
             split,
         )
         arrays["_dropped"] = np.int64(dropped)
         return arrays  # inputs in the smallest unsigned dtype; _finish widens them and adds the targets
 
-    def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        shape = arrays["inputs"].shape
-        out = allocate_fields({"inputs": (shape, np.int32), "targets": (shape, np.int32)})
-        out["inputs"][...] = arrays["inputs"]
-        out["targets"][...] = reverse_padded(arrays["inputs"], arrays["length"])
-        return {"inputs": out["inputs"], "length": arrays["length"], "targets": out["targets"]}
+    def content_lengths(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
+        """String lengths (the read-then-write layout has two steps per symbol)."""
+        lengths = np.asarray(batch["length"])
+        return lengths // 2 if self.config.layout == "read_then_write" else lengths
 
-    def _candidates(self, draws: _random.Draws, n: int, low: int, high: int) -> Iterator[dict[str, np.ndarray]]:
-        """``n`` candidates: all lengths first, then each candidate's tokens in turn, in lazy chunks."""
-        lengths = draws.integers(low, high + 1, n)
+    def max_steps(self, split: str) -> int:
+        """The longest string of the split, twice over in the read-then-write layout."""
+        high = self.length_range(split)[1]
+        return 2 * high if self.config.layout == "read_then_write" else high
+
+    def length_strata(self, split: str) -> LengthStrata:
+        """Uniform lengths; a length L holds ``vocab_size ** L`` distinct sequences."""
+        low, high = self.length_range(split)
+        lengths = np.arange(low, high + 1)
+        return LengthStrata(
+            lengths=lengths,
+            probabilities=np.full(len(lengths), 1.0 / len(lengths)),
+            log2_sequences=lengths * np.log2(self.config.vocab_size),
+            by_length=split == "test_long",
+        )
+
+    def _finish(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        tokens, lengths = arrays["inputs"], arrays["length"]
+        if self.config.layout == "read_then_write":
+            return read_then_write(tokens, lengths, self.config.vocab_size)
+        shape = tokens.shape
+        out = allocate_fields({"inputs": (shape, np.int32), "targets": (shape, np.int32)})
+        out["inputs"][...] = tokens
+        out["targets"][...] = reverse_padded(tokens, lengths)
+        return {"inputs": out["inputs"], "length": lengths, "targets": out["targets"]}
+
+    def _candidates(self, draws: _random.Draws, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        """One candidate per given length: uniform tokens, row-major (row i takes the next lengths[i] draws)."""
         token_dtype = np.min_scalar_type(self.config.vocab_size - 1)
-        for start in range(0, n, _CANDIDATE_CHUNK):
-            chunk_lengths = lengths[start : start + _CANDIDATE_CHUNK]
-            width = int(chunk_lengths.max())
-            tokens = np.zeros((len(chunk_lengths), width), dtype=token_dtype)
-            # Row-major fill: example i takes the next lengths[i] draws.
-            tokens[length_mask(chunk_lengths, width)] = draws.below(
-                self.config.vocab_size, int(chunk_lengths.sum()), token_dtype
-            )
-            yield {"inputs": tokens, "length": chunk_lengths.astype(np.int32)}
+        width = int(lengths.max())
+        tokens = np.zeros((len(lengths), width), dtype=token_dtype)
+        tokens[length_mask(lengths, width)] = draws.below(self.config.vocab_size, int(lengths.sum()), token_dtype)
+        return {"inputs": tokens, "length": lengths.astype(np.int32)}
 
     def describe(self, example: Mapping[str, Any]) -> str:
         return f"{np.asarray(example['inputs']).tolist()} -> {np.asarray(example['targets']).tolist()}"
@@ -152,6 +227,58 @@ class SequenceReversal(Task[ReversalConfig]):
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
         """0: the targets are a deterministic function of the whole input."""
         return 0.0
+
+    # -- Evaluation (see Task's evaluation block) ---------------------------------------------------
+    # Scored at the steps of `accuracy_mask` (the Task default: the steps with a target), so a layout
+    # whose model first reads the input declares its output steps there and nothing else changes.
+
+    def evaluate(
+        self, batch: Mapping[str, np.ndarray], predictions: np.ndarray, *, target: str | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Per-token, whole-sequence and per-position accuracy of the reversed sequence.
+
+        Args:
+            batch: A batch of this task.
+            predictions: ``(n, T, vocab)`` scores or ``(n, T)`` predicted ids, one per step.
+            target: The supervised view (``None``: the default).
+
+        Returns:
+            ``token_accuracy`` over all scored steps (averaged over lengths it is
+            the score of Deletang et al. 2023), ``sequence_accuracy`` (every scored
+            step right), ``first_position_accuracy`` (output position 0, the one a
+            causal model must emit before reading its answer in the aligned
+            layout), ``chance_accuracy`` (1 / vocab) and ``per_position_accuracy``:
+            an array over output positions (NaN where no sequence is that long).
+        """
+        import math
+
+        result = dict(super().evaluate(batch, predictions, target=target, **options))
+        per_position = result["per_position_accuracy"]
+        result["first_position_accuracy"] = float(per_position[0]) if len(per_position) else math.nan
+        result["chance_accuracy"] = 1.0 / self.config.vocab_size
+        return result
+
+    def headline_metric(self, target: str | None = None) -> str:
+        return "token_accuracy"
+
+    def ceiling(self, batch: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> dict[str, float]:
+        """1.0: the reversal is a deterministic function of the input."""
+        return {"token_accuracy": 1.0, "sequence_accuracy": 1.0, "first_position_accuracy": 1.0}
+
+    def report_columns(self, target: str | None = None) -> tuple[Any, ...]:
+        from seqtasks.metrics import ReportColumn
+
+        columns = [
+            ReportColumn("test token acc.", "token_accuracy"),
+            ReportColumn("test sequence acc.", "sequence_accuracy"),
+            ReportColumn("test first-position acc.", "first_position_accuracy"),
+        ]
+        if "test_long" in self.splits:
+            columns += [
+                ReportColumn("test_long token acc.", "token_accuracy", "test_long"),
+                ReportColumn("test_long length score", "length_scores.test_long", None),
+            ]
+        return tuple(columns)
 
 
 def reverse_padded(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -166,3 +293,36 @@ def reverse_padded(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     flipped[:, :width] = tokens[:, ::-1]
     windows = np.lib.stride_tricks.sliding_window_view(flipped, width, axis=1)
     return windows[np.arange(n), width - lengths]
+
+
+def read_then_write(tokens: np.ndarray, lengths: np.ndarray, blank: int) -> dict[str, np.ndarray]:
+    """The read-then-write layout of strings: ``tokens`` then ``length`` blank steps.
+
+    Args:
+        tokens: Zero-padded token ids, shape ``(n, width)``.
+        lengths: String lengths, shape ``(n,)``.
+        blank: The blank token id (``vocab_size``).
+
+    Returns:
+        ``inputs`` (the string, then ``blank`` on the writing steps), ``targets``
+        (0 on the reading steps, then the reversed string), ``output_mask`` (1 on
+        the writing steps) and ``length`` (twice the string length), padded to
+        twice the width.
+    """
+    n, width = tokens.shape
+    lengths = np.asarray(lengths)
+    steps = np.arange(2 * width)[None, :]
+    writing = (steps >= lengths[:, None]) & (steps < 2 * lengths[:, None])
+    out = allocate_fields(
+        {"inputs": ((n, 2 * width), np.int32), "targets": ((n, 2 * width), np.int32), "output_mask": ((n, 2 * width), np.uint8)}
+    )
+    out["inputs"][:, :width] = tokens
+    out["inputs"][:, width:] = 0
+    out["inputs"][writing] = blank
+    # Writing step L + k holds reversed[k]: reversed rows shifted right by their own length.
+    reversed_rows = np.zeros((n, 2 * width), dtype=np.int32)
+    reversed_rows[:, :width] = reverse_padded(tokens, lengths)
+    shift = np.clip(steps - lengths[:, None], 0, 2 * width - 1)
+    out["targets"][...] = np.where(writing, np.take_along_axis(reversed_rows, shift, axis=1), 0)
+    out["output_mask"][...] = writing
+    return {**out, "length": (2 * lengths).astype(np.int32)}
