@@ -1,9 +1,11 @@
-"""The baselines' input function: numpy generators -> encoded arrays -> Keras batches.
+"""The baselines' input function: published splits (or fresh streams) -> encoded arrays -> Keras batches.
 
-This is deliberately small and self-contained: it calls ``task.generate`` and
-``seqtasks.encoding.to_supervised`` and feeds Keras through a
-``keras.utils.PyDataset``. When ``seqtasks.load`` / ``seqtasks.stream`` (the tfds
-pipelines) land, :func:`split_arrays` is the one place to swap.
+Every run is scored on the published evaluation splits: the examples
+``task.generate(split, 0, n, seed=0)`` that ``tfds.load`` and ``seqtasks.load``
+return (``tests/test_protocol.py`` checks the bytes are the same). Training data
+is the published ``train`` split too, unless a run asks for another data seed
+(a data-variance study) or a recipe trains on fresh data every step
+(:class:`StreamBatches`, batch for batch what ``seqtasks.stream`` yields).
 
 Shuffling is keyed by ``(seed, epoch)`` rather than by an iterator's history,
 so a run resumed at epoch k by ``BackupAndRestore`` sees exactly the batches
@@ -15,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -50,7 +54,11 @@ class SplitArrays:
 
 
 def preset_split_size(task_name: str, task: Task, split: str) -> int:
-    """Size of ``split`` in the published preset (its natural size when the preset says ``None``)."""
+    """Size of ``split`` in the published preset (its natural size when the preset says ``None``).
+
+    The preset is the one ``task_name`` names (``"task/config"``), also when the
+    run overrides config fields.
+    """
     _, preset = get_preset(task_name)
     size = preset.split_sizes.get(split)
     if size is None:
@@ -90,16 +98,123 @@ def split_arrays(
     key = (task.name, config, split, int(size), int(seed), inputs, target, one_hot_targets)
     if key not in _CACHE:
         batch = task.generate(split, 0, int(size), seed=int(seed))
-        x, y, weight = to_supervised(task, batch, inputs=inputs, target=target)
-        if y.ndim == 1:  # binary labels: match the (n, 1) sigmoid output
-            y = y[:, None]
-        spec = task.supervised_spec(target)
-        if one_hot_targets and spec.target_kind == "sparse":
-            y = np.eye(spec.input_depth, dtype=np.float32)[y] * (weight > 0)[..., None]
+        x, y, weight = encode(task, batch, inputs, target, one_hot_targets)
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = SplitArrays(split, batch, x, y, weight)
     return _CACHE[key]
+
+
+def encode(
+    task: Task, batch: Mapping[str, np.ndarray], inputs: str, target: str | None, one_hot_targets: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``to_supervised`` of a batch, shaped for the baselines' heads.
+
+    Binary labels become ``(n, 1)`` (the sigmoid output's shape); with
+    ``one_hot_targets``, sparse ids become one-hot rows (zero at unweighted steps).
+    """
+    x, y, weight = to_supervised(task, batch, inputs=inputs, target=target)
+    if y.ndim == 1:  # binary labels: match the (n, 1) sigmoid output
+        y = y[:, None]
+    spec = task.supervised_spec(target)
+    if one_hot_targets and spec.target_kind == "sparse":
+        y = np.eye(spec.input_depth, dtype=np.float32)[y] * (weight > 0)[..., None]
+    return x, y, weight
+
+
+def length_range(task: Task, batch: Mapping[str, np.ndarray]) -> tuple[int, int] | None:
+    """Inclusive range of the examples' lengths (``None``: the task's examples have no length)."""
+    lengths = task.example_lengths(batch)
+    if lengths is None or len(lengths) == 0:
+        return None
+    return int(np.min(lengths)), int(np.max(lengths))
+
+
+class StreamBatches(keras.utils.PyDataset):
+    """Fresh training batches, the same as ``seqtasks.stream(name, seed, batch_size)``.
+
+    Update ``i`` (counted over all epochs) trains on examples
+    ``[i * batch_size, (i + 1) * batch_size)`` of the ``train`` split for the data
+    seed, padded to their own longest sequence, so a resumed epoch sees the
+    same batches. Examples are generated a generator block at a time.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        batch_size: int,
+        steps_per_epoch: int,
+        seed: int,
+        inputs: str = "one_hot",
+        target: str | None = None,
+        one_hot_targets: bool = False,
+    ) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1")
+        self.task, self.batch_size, self.steps_per_epoch, self.seed = task, batch_size, steps_per_epoch, int(seed)
+        self.inputs, self.target, self.one_hot_targets = inputs, target, one_hot_targets
+        self.epoch = 0
+        self.width = task.max_steps("train") if task.sequence_fields else None
+        """Steps every batch is padded to (the longest training example the task allows)."""
+        # As seqtasks.stream: several batches per generate call, a whole generator block at least.
+        self.batches_per_chunk = max(1, -(-max(task.block_size, 256) // batch_size))
+        self._chunk: tuple[int, dict[str, np.ndarray]] | None = None
+        self._lock = threading.Lock()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the updates of ``epoch``."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def batch_sizes(self) -> list[int]:
+        """Number of examples in each batch of an epoch."""
+        return [self.batch_size] * self.steps_per_epoch
+
+    def chunk_examples(self, chunk: int) -> dict[str, np.ndarray]:
+        """The raw examples of the updates ``chunk * batches_per_chunk ..`` (one ``generate`` call, cached)."""
+        with self._lock:
+            if self._chunk is None or self._chunk[0] != chunk:
+                first = chunk * self.batches_per_chunk * self.batch_size
+                size = self.batches_per_chunk * self.batch_size
+                self._chunk = (chunk, self.task.generate("train", first, first + size, self.seed))
+            return self._chunk[1]
+
+    def examples(self, update: int) -> dict[str, np.ndarray]:
+        """The raw examples of update ``update`` (counted from the first update of the run)."""
+        chunk, row = divmod(update, self.batches_per_chunk)
+        examples = self.chunk_examples(chunk)
+        rows = {key: value[row * self.batch_size : (row + 1) * self.batch_size] for key, value in examples.items()}
+        if self.task.sequence_fields and "length" in rows:
+            width = int(rows["length"].max(initial=1))
+            for key in self.task.sequence_fields:
+                rows[key] = rows[key][:, :width]
+        return rows
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Update ``index`` of the current epoch, zero-padded to :attr:`width` steps.
+
+        Keras fixes a ``PyDataset``'s shapes from its first two batches, so batches of
+        varying length would fail later; the padded steps carry zero inputs and weight.
+        """
+        batch = self.examples(self.epoch * self.steps_per_epoch + int(index))
+        x, y, weight = encode(self.task, batch, self.inputs, self.target, self.one_hot_targets)
+        if self.width is None or x.ndim < 2 or x.shape[1] >= self.width:
+            return x, y, weight
+        x = _pad_steps(x, self.width)
+        if self.task.supervised_spec(self.target).per_step:
+            y, weight = _pad_steps(y, self.width), _pad_steps(weight, self.width)
+        return x, y, weight
+
+
+def _pad_steps(array: np.ndarray, width: int) -> np.ndarray:
+    """``array`` zero-padded along axis 1 to ``width``."""
+    padding = [(0, 0)] * array.ndim
+    padding[1] = (0, width - array.shape[1])
+    return np.pad(array, padding)
 
 
 class EpochShuffledBatches(keras.utils.PyDataset):

@@ -32,6 +32,11 @@ class Recipe:
         inputs: ``"one_hot"`` or ``"ids"`` (see ``seqtasks.encoding``).
         target: The task's supervised view (``None``: its default).
         stateful: True when the model keeps state across batches (needs a fixed batch size, no shuffling).
+        bidirectional: True when the model reads each sequence in both directions; on a view
+            where that leaks the target (``Task.bidirectional_leak``) its runs are no baseline
+            and ``reproduce`` leaves them out of the tables, with the reason.
+        fresh_data: Train on fresh examples every update (``seqtasks.stream``) instead of
+            epochs over the published ``train`` split; scoring stays on the published splits.
         extra: Free-form settings (for example a learning rate) recorded in ``metrics.json``.
     """
 
@@ -44,6 +49,8 @@ class Recipe:
     inputs: str = "one_hot"
     target: str | None = None
     stateful: bool = False
+    bidirectional: bool = False
+    fresh_data: bool = False
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -78,3 +85,5 @@ def _load_all() -> None:
         except ModuleNotFoundError as error:  # a module not written yet
             if error.name != module:
                 raise
+    # Stable recipes for every registered task, also for tasks registered after the first call.
+    importlib.import_module("baselines.models").register_stable_recipes()

@@ -6,6 +6,11 @@ interrupted grid resumes: finished runs are reused unless ``--fresh``), then
 writes the results table as markdown (``docs/results.md``, mean ± std over
 seeds, with the command, versions, machine and run time), as LaTeX
 (``docs/results.tex``) and one figure per task (``docs/figures/<task>.png``).
+
+Each task declares its table (``Task.report_columns``), its headline metric and
+its ceiling; every run is scored on the published evaluation splits. Models that
+are no valid baseline on a task's view (``Task.bidirectional_leak``: on Reber,
+the bidirectional ones) are neither trained nor shown; the table says why.
 """
 
 from __future__ import annotations
@@ -16,57 +21,52 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines.models import MODEL_KINDS, TASK_NAMES, recipe_name
+from baselines.models import MODEL_KINDS, recipe_name
+from baselines.recipes import get_recipe
+from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
+from seqtasks.registry import get_preset, list_tasks, make
+from seqtasks.tasks.base import Task
 
-# Per task: (column header, how to read it from a run's metrics.json, number format).
-Column = tuple[str, Callable[[Mapping[str, Any]], float | None], str]
+COMMON_COLUMNS: tuple[ReportColumn, ...] = (
+    ReportColumn("epochs", "epochs_completed", None, "{:.0f}"),
+    ReportColumn("train size", "train_size", None, "{:.0f}"),
+    ReportColumn("wall s/run", "wall_time_s", None, "{:.0f}"),
+)
 
 
-NOT_APPLICABLE = "n/a"
+def task_of_run(run: Mapping[str, Any]) -> Task:
+    """The task (with its exact config) a run's ``metrics.json`` was trained and scored on."""
+    cls, _ = get_preset(run["task"])
+    return cls(cls.config_class(**run["task_config"]))
 
 
-def _final(split: str, key: str) -> Callable[[Mapping[str, Any]], float | str | None]:
-    """Reads a final metric; ``n/a`` when the run's task config has no such split."""
-    return lambda run: run["final"][split].get(key) if split in run["final"] else NOT_APPLICABLE
+def excluded_models(tasks: Sequence[str], models: Sequence[str]) -> dict[tuple[str, str], str]:
+    """``{(task, model): reason}`` for the stable models that are no valid baseline on a task's view."""
+    out = {}
+    for task in tasks:
+        for model in models:
+            recipe = get_recipe(recipe_name(task, model))
+            reason = make(recipe.task).bidirectional_leak(recipe.target) if recipe.bidirectional else None
+            if reason:
+                out[(task, model)] = reason
+    return out
 
 
-COLUMNS: dict[str, list[Column]] = {
-    "reber_grammar": [
-        ("test strings solved", _final("test", "strings_solved"), "{:.3f}"),
-        ("test long-range correct", _final("test", "long_range_correct"), "{:.3f}"),
-        ("test_long strings solved", _final("test_long", "strings_solved"), "{:.3f}"),
-        ("sequences until test solved", lambda run: run.get("sequences_to_solve_test"), "{:.0f}"),
-    ],
-    "sequence_reversal": [
-        ("test token acc.", _final("test", "token_accuracy"), "{:.3f}"),
-        ("test sequence acc.", _final("test", "sequence_accuracy"), "{:.3f}"),
-        ("test first-position acc.", _final("test", "first_position_accuracy"), "{:.3f}"),
-        ("test_long sequence acc.", _final("test_long", "sequence_accuracy"), "{:.3f}"),
-    ],
-    "char_to_vector": [
-        ("test MSE", _final("test", "mse"), "{:.5f}"),
-        ("test cosine", _final("test", "mean_cosine"), "{:.3f}"),
-        ("mean-vector cosine", _final("test", "mean_vector_cosine"), "{:.3f}"),
-        ("test_long cosine", _final("test_long", "mean_cosine"), "{:.3f}"),
-    ],
-    "random_labels": [
-        ("final train loss", lambda run: run.get("final_train_loss"), "{:.4f}"),
-        ("label entropy", lambda run: run.get("label_entropy"), "{:.4f}"),
-        ("test AUC", _final("test", "auc"), "{:.3f}"),
-        ("NaN-free steps", lambda run: run["nan_free_steps"] / max(run["nan_free_steps"] + run["nonfinite_steps"], 1), "{:.0%}"),
-    ],
-}
-COMMON_COLUMNS: list[Column] = [
-    ("epochs", lambda run: run["epochs_completed"], "{:.0f}"),
-    ("train size", lambda run: run["train_size"], "{:.0f}"),
-    ("wall s/run", lambda run: run["wall_time_s"], "{:.0f}"),
-]
+def columns_of(run: Mapping[str, Any]) -> list[ReportColumn]:
+    """The task's own columns, its headline's ceiling, then the common ones."""
+    task = task_of_run(run)
+    target = None if run.get("target") in (None, task.targets()[0]) else run["target"]
+    headline = task.headline_metric(target)
+    columns = list(task.report_columns(target))
+    if headline in task.ceiling(target=target):
+        columns.append(ReportColumn(f"ceiling (test {headline})", f"ceiling.test.{headline}", None))
+    return columns + list(COMMON_COLUMNS)
 
 
 def _aggregate(values: Sequence[float | None], fmt: str) -> str:
@@ -97,6 +97,7 @@ def run_grid(
     fresh: bool,
     deterministic: bool,
     train_options: Mapping[str, Any] | None = None,
+    vary_data: bool = False,
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Trains (or reuses) every run of the grid and returns their ``metrics.json`` contents.
 
@@ -110,9 +111,13 @@ def run_grid(
         deterministic: Turn on op determinism.
         train_options: Extra keywords of ``baselines.train.train`` (``epochs``,
             ``train_size``, ``eval_size``, ``task_overrides``).
+        vary_data: Train seed ``s`` on the training data of data seed ``s`` (a
+            data-variance study; the tables say so). Default: every seed trains on
+            the published ``train`` split. Scoring is on the published splits either way.
 
     Returns:
-        ``{(task, model): [metrics of seed 0, seed 1, ...]}``.
+        ``{(task, model): [metrics of seed 0, seed 1, ...]}``; models that are no valid
+        baseline on a task (:func:`excluded_models`) are not trained and not in it.
     """
     train_options = dict(train_options or {})
     flags = "".join(
@@ -123,14 +128,22 @@ def run_grid(
 
     from baselines.train import train
 
-    grid = [(task, model, seed) for task in tasks for model in models for seed in range(seeds)]
+    excluded = excluded_models(tasks, models)
+    grid = [
+        (task, model, seed)
+        for task in tasks
+        for model in models
+        if (task, model) not in excluded
+        for seed in range(seeds)
+    ]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress:
         bar = progress.add_task("grid", total=len(grid))
         for task, model, seed in grid:
             progress.update(bar, description=f"{model} on {task}, seed {seed}")
-            out = runs_dir / task / model / f"seed{seed}"
+            data_seed = seed if vary_data else 0
+            out = runs_dir / task / model / (f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}")
             metrics_path = out / "metrics.json"
             if metrics_path.exists() and not fresh and not (out / "backup").exists():
                 run = json.loads(metrics_path.read_text())
@@ -145,8 +158,10 @@ def run_grid(
                     command=f"python -m baselines train --model {model} --task {task} --seed {seed}"
                     + (" --quick" if quick else "")
                     + (" --deterministic" if deterministic else "")
+                    + (f" --data-seed {data_seed}" if vary_data else "")
                     + flags
                     + f" --out {out}",
+                    data_seed=data_seed,
                     **train_options,
                 )
                 keras.backend.clear_session()
@@ -156,27 +171,63 @@ def run_grid(
 
 
 def _table_rows(task: str, models: Sequence[str], results: Mapping) -> tuple[list[str], list[list[str]]]:
-    columns = COLUMNS[task] + COMMON_COLUMNS
-    header = ["model", *[name for name, _, _ in columns]]
+    """Header and one row per model; the columns are the task's (read from any of its runs)."""
+    any_run = next((run for model in models for run in results.get((task, model), [])), None)
+    if any_run is None:
+        return ["model"], [[model, "–"] for model in models]
+    columns = columns_of(any_run)
+    header = ["model", *[column.label for column in columns]]
     rows = []
     for model in models:
         runs = results.get((task, model), [])
-        rows.append([model, *[_aggregate([read(run) for run in runs], fmt) for _, read, fmt in columns]])
+        rows.append([model, *[_aggregate([column.read(run) for run in runs], column.fmt) for column in columns]])
     return header, rows
 
 
-def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> None:
-    """Per model (mean over seeds): training loss and the headline validation metric per epoch;
-    for sequence reversal also the test accuracy per output position."""
+def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Lines that say how a table's runs depart from the published protocol."""
+    notes = []
+    data_seeds = sorted({int(run.get("data_seed", 0)) for run in runs})
+    if data_seeds != [0]:
+        notes.append(
+            f"- training data varies with the run (data seeds {', '.join(map(str, data_seeds))}): a data-variance "
+            "study, not the published training split"
+        )
+    if any(run.get("fresh_data") for run in runs):
+        notes.append("- trained on fresh examples every update (`seqtasks.stream`), scored on the published splits")
+    partial = sorted(
+        {
+            f"{split} ({info['examples']} of {info['published_examples']})"
+            for run in runs
+            for split, info in run.get("protocol", {}).get("evaluation", {}).get("splits", {}).items()
+            if not info["complete"]
+        }
+    )
+    if partial:
+        notes.append("- scored on the first examples of the published splits only: " + ", ".join(partial))
+    if runs and "protocol" in runs[0]:
+        protocol = runs[0]["protocol"]
+        notes.append(
+            f"- dataset `{protocol['dataset']}` version {protocol['dataset_version']}"
+            + ("" if protocol["published_config"] else f", config overrides {protocol['config_overrides']}")
+        )
+    return notes
+
+
+def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> bool:
+    """Per model (mean over seeds): training loss and the task's headline validation metric per epoch;
+    for per-step views also the test accuracy per output position. Returns False when no run exists."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from baselines.train import HEADLINE_METRIC
-
-    headline = f"val_{HEADLINE_METRIC[task]}"
-    panels = 3 if task == "sequence_reversal" else 2
+    task_runs = [run for model in models for run in results.get((task, model), [])]
+    if not task_runs:
+        return False
+    headline = f"val_{task_runs[0].get('headline_metric') or task_of_run(task_runs[0]).headline_metric()}"
+    per_position = "per_position_accuracy" in task_runs[0]["final"].get("test", {})
+    panels = 3 if per_position else 2
     figure, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.6))
     for model in models:
         runs = results.get((task, model), [])
@@ -187,16 +238,17 @@ def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) ->
             width = min(len(c) for c in curves)
             values = np.array([[np.nan if v is None else v for v in c[:width]] for c in curves], dtype=float)
             axis.plot(np.arange(1, width + 1), np.nanmean(values, axis=0), marker="o", label=model)
-        if task == "sequence_reversal":
-            per_position = [run["final"]["test"]["per_position_accuracy"] for run in runs]
-            width = min(len(p) for p in per_position)
-            values = np.array([[np.nan if v is None else v for v in p[:width]] for p in per_position], dtype=float)
+        if per_position:
+            curves = [run["final"]["test"]["per_position_accuracy"] for run in runs]
+            width = min(len(p) for p in curves)
+            values = np.array([[np.nan if v is None else v for v in p[:width]] for p in curves], dtype=float)
             axes[2].plot(np.arange(width), np.nanmean(values, axis=0), marker="o", label=model)
     axes[0].set(xlabel="epoch", ylabel="train loss")
     axes[1].set(xlabel="epoch", ylabel=headline.replace("val_", "validation "))
-    if task == "sequence_reversal":
-        any_run = next(run for model in models for run in results.get((task, model), []))
-        axes[2].axhline(any_run["final"]["test"]["chance_accuracy"], color="grey", linestyle="--", label="chance")
+    if per_position:
+        chance = task_runs[0]["final"]["test"].get("chance_accuracy")
+        if chance is not None:
+            axes[2].axhline(chance, color="grey", linestyle="--", label="chance")
         axes[2].set(xlabel="output position", ylabel="test accuracy")
     for axis in axes:
         axis.legend(fontsize=8)
@@ -205,6 +257,7 @@ def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return True
 
 
 def write_reports(
@@ -256,17 +309,26 @@ def write_reports(
         "% Produced by: " + command,
         "% " + ", ".join(f"{k} {v}" for k, v in environment_versions().items() if k != "platform"),
     ]
+    excluded = excluded_models(tasks, models)
     for task in tasks:
-        header, rows = _table_rows(task, models, results)
-        task_runs = [run for model in models for run in results.get((task, model), [])]
+        shown = [model for model in models if (task, model) not in excluded]
+        header, rows = _table_rows(task, shown, results)
+        task_runs = [run for model in shown for run in results.get((task, model), [])]
         dataset = task_runs[0]["task"] if task_runs else task
         lines += [f"## {dataset}", ""]
-        lines.append("| " + " | ".join(header) + " |")
+        lines += _protocol_notes(task_runs)
+        reasons: dict[str, list[str]] = {}
+        for model in models:
+            if (task, model) in excluded:
+                reasons.setdefault(excluded[(task, model)], []).append(model)
+        lines += [f"- not shown: {', '.join(names)}: no valid baseline here ({reason})" for reason, names in reasons.items()]
+        lines += ["", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         figure = figures_dir / f"{prefix}{task}.png"
-        plot_task(task, models, results, figure)
-        lines += ["", f"![{task}](figures/{figure.name})", ""]
+        if plot_task(task, shown, results, figure):
+            lines += ["", f"![{task}](figures/{figure.name})"]
+        lines.append("")
         latex += [
             "\\begin{table}[t]",
             "\\centering",
@@ -279,6 +341,10 @@ def write_reports(
             *[" & ".join(_escape_latex(cell) for cell in row) + " \\\\" for row in rows],
             "\\hline",
             "\\end{tabular}",
+            *[
+                f"\\par\\footnotesize Not shown: {_escape_latex(', '.join(names))} ({_escape_latex(reason)})."
+                for reason, names in reasons.items()
+            ],
             "\\end{table}",
             "",
         ]
@@ -291,7 +357,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``reproduce`` command's flags."""
     parser.add_argument("--quick", action="store_true", help="small sizes and few epochs: minutes on 2 CPU cores")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: 2 with --quick, else 5)")
-    parser.add_argument("--tasks", nargs="+", choices=TASK_NAMES, default=list(TASK_NAMES))
+    parser.add_argument("--tasks", nargs="+", choices=list_tasks(), default=list_tasks())
     parser.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS))
     parser.add_argument("--output", default="docs/results.md", help="markdown file; .tex and figures/ go next to it")
     parser.add_argument("--runs-dir", default=None, help="per-run outputs (default runs/reproduce[-quick])")
@@ -300,6 +366,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     parser.add_argument("--train-size", type=int, default=None, help="override every recipe's training set size")
     parser.add_argument("--eval-size", type=int, default=None, help="cap every evaluation split")
+    parser.add_argument(
+        "--vary-training-data",
+        action="store_true",
+        help="train seed s on the training data of data seed s (a data-variance study; the tables say so)",
+    )
 
 
 def run_from_args(args: argparse.Namespace, command: str) -> int:
@@ -311,7 +382,10 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
     started = time.perf_counter()
     options = {"epochs": args.epochs, "train_size": args.train_size, "eval_size": args.eval_size}
     options = {key: value for key, value in options.items() if value is not None}
-    results = run_grid(args.tasks, args.models, seeds, args.quick, runs_dir, args.fresh, args.deterministic, options)
+    results = run_grid(
+        args.tasks, args.models, seeds, args.quick, runs_dir, args.fresh, args.deterministic, options,
+        vary_data=args.vary_training_data,
+    )
     wall = time.perf_counter() - started
     output = Path(args.output)
     write_reports(results, args.tasks, args.models, seeds, args.quick, command, wall, output, options)

@@ -3,11 +3,22 @@
 Writes into ``--out``:
 
 * ``model.keras``: the trained model;
-* ``metrics.json``: final metrics on every evaluation split (scored by
-  ``seqtasks.metrics``), per-epoch metrics, wall time, sequences seen,
+* ``metrics.json``: final metrics on every evaluation split (scored by the
+  task's own evaluation, ``seqtasks.metrics.evaluate``), the protocol (dataset
+  version, the scored splits with their sizes and fingerprints, the training
+  data, the evaluation settings), per-epoch metrics, wall time, sequences seen,
   NaN-free steps, environment versions and the exact command;
 * ``history.csv``: the per-epoch log (Keras ``CSVLogger``, kept across resumes);
-* ``curves.png``: learning curves.
+* ``curves.png``: learning curves;
+* for tasks with a ``test_long`` split, ``length_report.{md,csv,json,png}``:
+  the task's length metric per length on ``test`` and ``test_long``, and its
+  mean over lengths (the length-generalisation score).
+
+Every run is scored on the published evaluation splits (seed 0, the bytes
+``tfds.load`` returns). ``--seed`` sets the initial weights and the batch order;
+the training data is the published ``train`` split unless ``--data-seed`` asks
+for another one (a data-variance study, recorded in ``metrics.json``) or the
+recipe trains on fresh data every update (``seqtasks.stream``).
 
 A killed run started again with the same ``--out`` resumes from the last
 completed epoch (``keras.callbacks.BackupAndRestore`` in ``out/backup``).
@@ -31,21 +42,26 @@ from typing import Any
 
 import numpy as np
 
-from baselines.data import EpochShuffledBatches, SetEpoch, SplitArrays, preset_split_size, split_arrays
+from baselines.data import (
+    EpochShuffledBatches,
+    SetEpoch,
+    SplitArrays,
+    StreamBatches,
+    length_range,
+    preset_split_size,
+    split_arrays,
+)
 from baselines.recipes import Recipe, get_recipe, list_recipes
 from seqtasks import metrics as task_metrics
-from seqtasks.registry import make
+from seqtasks.fingerprint import fingerprint
+from seqtasks.registry import get_preset, make
 from seqtasks.tasks.base import Task
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 _STATE_FILE = "run_state.json"
-# Scalar validation metric per task that the learning curves and the per-epoch log show.
-HEADLINE_METRIC = {
-    "reber_grammar": "strings_solved",
-    "sequence_reversal": "sequence_accuracy",
-    "char_to_vector": "mean_cosine",
-    "random_labels": "auc",
-}
+PREDICT_BATCH_SIZE = 256
+PUBLISHED_SEED = 0
+"""The seed of the published splits (what ``tfds.load`` and ``seqtasks.load`` return)."""
 
 
 def make_strategy(name: str):
@@ -85,19 +101,32 @@ def environment_versions() -> dict[str, str]:
     return versions
 
 
-def predict(model, arrays: SplitArrays, batch_size: int = 256) -> np.ndarray:
+def predict(model, arrays: SplitArrays, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
     """The model's outputs on a split, as numpy (compiled once per model, no progress bar)."""
     return np.asarray(model.predict(arrays.x, batch_size=batch_size, verbose=0))
 
 
-def score(task: Task, model, arrays: SplitArrays, train_mean: np.ndarray | None = None) -> dict[str, Any]:
-    """``seqtasks.metrics.evaluate`` of the model on one split."""
-    options = {"train_mean": train_mean} if task.name == "char_to_vector" else {}
-    return task_metrics.evaluate(task, arrays.batch, predict(model, arrays), **options)
+def score(
+    task: Task, model, arrays: SplitArrays, target: str | None = None, predictions: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The task's own evaluation (``seqtasks.metrics.evaluate``) of the model on one split.
+
+    Args:
+        task: The task.
+        model: A Keras model (unused when ``predictions`` are given).
+        arrays: The split.
+        target: The supervised view the model was trained on.
+        predictions: The model's outputs on ``arrays`` (``None``: predicted here).
+
+    Returns:
+        The task's metrics.
+    """
+    if predictions is None:
+        predictions = predict(model, arrays)
+    return task_metrics.evaluate(task, arrays.batch, predictions, target=target)
 
 
-def _scalars(result: Mapping[str, Any]) -> dict[str, float]:
-    return {key: float(value) for key, value in result.items() if np.ndim(value) == 0}
+_scalars = task_metrics.scalars
 
 
 def _jsonable(value: Any) -> Any:
@@ -121,7 +150,8 @@ def _keras_callbacks():
     import keras
 
     class RunState(keras.callbacks.Callback):
-        """Counts sequences and NaN-free steps, and (Reber) sequences until the test set is solved.
+        """Counts sequences and NaN-free steps, and sequences until the test set is solved
+        (the task's headline metric reaches its ceiling; checked every ``eval_every`` sequences).
 
         Its state is saved next to the ``BackupAndRestore`` checkpoint at every
         epoch end, so a resumed run continues the counts.
@@ -135,12 +165,17 @@ def _keras_callbacks():
             solve_arrays: SplitArrays | None = None,
             eval_every: int | None = None,
             stop_when_solved: bool = False,
+            target: str | None = None,
         ) -> None:
             super().__init__()
             self.sizes = batches.batch_sizes()
             self.state_path = state_path
             self.solve_task, self.solve_arrays, self.eval_every = solve_task, solve_arrays, eval_every
             self.stop_when_solved = stop_when_solved
+            self.target = target
+            if solve_task is not None:
+                self.solve_metric = solve_task.headline_metric(target)
+                self.solve_ceiling = solve_task.ceiling(target=target)[self.solve_metric]
             self.state = {
                 "epochs_completed": 0,
                 "sequences_seen": 0,
@@ -172,9 +207,9 @@ def _keras_callbacks():
                 state["nonfinite_steps"] += 1
             if self.eval_every and state["solved_at_sequences"] is None:
                 if state["sequences_seen"] >= state["next_solve_check"]:
-                    solved = score(self.solve_task, self.model, self.solve_arrays)["strings_solved"]
+                    solved = score(self.solve_task, self.model, self.solve_arrays, self.target)[self.solve_metric]
                     state["solve_curve"].append([state["sequences_seen"], solved])
-                    if solved == 1.0:
+                    if solved >= self.solve_ceiling:
                         state["solved_at_sequences"] = state["sequences_seen"]
                         if self.stop_when_solved:
                             self.model.stop_training = True
@@ -192,14 +227,14 @@ def _keras_callbacks():
     class ValidationMetrics(keras.callbacks.Callback):
         """Adds the task's scalar metrics on the validation split to each epoch's logs (``val_<name>``)."""
 
-        def __init__(self, task: Task, arrays: SplitArrays, train_mean: np.ndarray | None) -> None:
+        def __init__(self, task: Task, arrays: SplitArrays, target: str | None = None) -> None:
             super().__init__()
-            self.task, self.arrays, self.train_mean = task, arrays, train_mean
+            self.task, self.arrays, self.target = task, arrays, target
 
         def on_epoch_end(self, epoch, logs=None):
             if logs is None:
                 return
-            for key, value in _scalars(score(self.task, self.model, self.arrays, self.train_mean)).items():
+            for key, value in _scalars(score(self.task, self.model, self.arrays, self.target)).items():
                 logs[f"val_{key}"] = value
 
     return RunState, ValidationMetrics
@@ -257,7 +292,7 @@ def resolve_recipe(recipe: str | None, task: str | None, model: str | None) -> R
         raise ValueError("invalid arguments: give --recipe, or both --task and --model")
     from baselines.models import recipe_name
 
-    return get_recipe(recipe_name(task.partition("/")[0], model))
+    return get_recipe(recipe_name(task, model))
 
 
 def train(
@@ -275,23 +310,29 @@ def train(
     task_overrides: Mapping[str, Any] | None = None,
     verbose: int = 1,
     locate_nan: bool = False,
+    floor_check: bool = True,
     callbacks: Sequence[Any] = (),
     command: str | None = None,
+    data_seed: int = PUBLISHED_SEED,
+    fresh_data: bool | None = None,
 ) -> dict[str, Any]:
     """Trains one recipe and writes ``model.keras``, ``metrics.json``, ``history.csv`` and ``curves.png``.
+
+    Every evaluation split is the published one (seed 0; capped by ``eval_size``),
+    scored by the task's own evaluation.
 
     Args:
         recipe: A :class:`Recipe` or its registry name.
         task: ``"task/config"`` to train on (``None``: the recipe's default);
             must be the recipe's task family.
-        seed: Seed of the data, the weights and the shuffling, >= 0.
+        seed: Seed of the initial weights and of the batch order, >= 0 (not of the data).
         epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting).
         out: Output directory (``None``: ``runs/<recipe>/seed<seed>``). Rerunning
             with the same directory resumes an interrupted run.
         strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
         deterministic: Turn on ``tf.config.experimental.enable_op_determinism``.
         quick: Small sizes and few epochs (the recipe's ``extra["quick"]``).
-        train_size: Training examples (``None``: the preset's, or the quick setting).
+        train_size: Training examples (per epoch with fresh data; ``None``: the preset's, or the quick setting).
         eval_size: Cap on the examples of each evaluation split.
         task_overrides: Task config fields to override (``seqtasks.make`` keywords).
         verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
@@ -299,8 +340,17 @@ def train(
             ``TerminateOnNaN``: at the first non-finite loss, weight or layer output, stop,
             restore the last finite weights and write ``nan_report.json``/``.md`` (costs a
             host copy of the weights and a probe forward pass per update).
+        floor_check: Watch every update with :class:`seqtasks.stability.FloorDetector` (each
+            batch's loss against that batch's own floor; validation loss against the validation
+            floor) and record its verdict in ``metrics.json`` (``floor_check``).
         callbacks: Extra Keras callbacks (run after the built-in ones).
         command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
+        data_seed: Seed of the training data (0: the published ``train`` split).
+            Another value varies the training data for a data-variance study;
+            the run records it and its results are not on the published training set.
+        fresh_data: Train on fresh examples every update (``seqtasks.stream`` of
+            ``data_seed``) rather than epochs over a fixed training set
+            (``None``: the recipe's setting).
 
     Returns:
         The contents of ``metrics.json``.
@@ -319,6 +369,11 @@ def train(
             raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1 (or None for the default)")
     if verbose not in (0, 1, 2):
         raise ValueError(f"invalid verbose={verbose!r}; allowed: 0, 1 or 2")
+    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
+        raise ValueError(f"invalid data_seed={data_seed!r}; allowed: an integer >= 0")
+    fresh_data = recipe.fresh_data if fresh_data is None else fresh_data
+    if fresh_data not in (False, True) or (fresh_data and recipe.stateful):
+        raise ValueError(f"invalid fresh_data={fresh_data!r} for recipe {recipe.name!r}; allowed: False for stateful recipes")
     if locate_nan not in (False, True) or (locate_nan and strategy != "default"):
         raise ValueError(f"invalid locate_nan={locate_nan!r} with strategy={strategy!r}; allowed: True only with 'default'")
     quick_settings = dict(recipe.extra.get("quick", {})) if quick else {}
@@ -341,36 +396,49 @@ def train(
         tf.config.experimental.enable_op_determinism()
 
     the_task = make(task_name, **overrides)
-    spec = the_task.supervised_spec(recipe.target)
-    train_size = train_size or quick_settings.get("train_size") or preset_split_size(task_name, the_task, "train")
+    target = recipe.target
+    spec = the_task.supervised_spec(target)
+    train_size = (
+        train_size
+        or quick_settings.get("train_size")
+        or recipe.extra.get("train_size")  # examples per epoch of a fresh-data recipe
+        or preset_split_size(task_name, the_task, "train")
+    )
     eval_cap = eval_size or quick_settings.get("eval_size")
     one_hot_targets = bool(recipe.extra.get("one_hot_targets", False))
-    train_arrays = split_arrays(the_task, "train", train_size, seed, recipe.inputs, recipe.target, one_hot_targets)
+    # Evaluation: always the published splits (seed 0), the first `eval_size` examples when capped.
     eval_arrays: dict[str, SplitArrays] = {}
+    published_sizes: dict[str, int] = {}
     for split in the_task.splits:
         if split == "train":
             continue
-        size = preset_split_size(task_name, the_task, split)
+        published_sizes[split] = preset_split_size(task_name, the_task, split)
+        size = min(published_sizes[split], eval_cap) if eval_cap else published_sizes[split]
         eval_arrays[split] = split_arrays(
-            the_task,
-            split,
-            min(size, eval_cap) if eval_cap else size,
-            seed,
-            recipe.inputs,
-            recipe.target,
-            one_hot_targets,
+            the_task, split, size, PUBLISHED_SEED, recipe.inputs, target, one_hot_targets
         )
-    train_mean = (
-        np.asarray(train_arrays.batch["vector"], dtype=np.float64).mean(axis=0) if the_task.name == "char_to_vector" else None
-    )
 
     with distribution.scope():
         model = recipe.build(the_task, spec)
-    batches = EpochShuffledBatches(
-        train_arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=recipe.stateful
-    )
+    train_arrays: SplitArrays | None = None
+    if fresh_data:
+        steps = -(-train_size // recipe.batch_size)
+        batches = StreamBatches(the_task, recipe.batch_size, steps, data_seed, recipe.inputs, target, one_hot_targets)
+        first_training_batch = batches.examples(0)
+        train_lengths = length_range(the_task, batches.chunk_examples(0))  # the first updates' lengths
+    else:
+        train_arrays = split_arrays(the_task, "train", train_size, data_seed, recipe.inputs, target, one_hot_targets)
+        batches = EpochShuffledBatches(
+            train_arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=recipe.stateful
+        )
+        first_training_batch = train_arrays.batch
+        train_lengths = length_range(the_task, train_arrays.batch)
     RunState, ValidationMetrics = _keras_callbacks()
-    eval_every = recipe.extra.get("eval_every_sequences") if the_task.name == "reber_grammar" else None
+    headline = the_task.headline_metric(target)
+    # Sequences until the test set is solved: checked when the recipe asks and the headline has a ceiling.
+    eval_every = recipe.extra.get("eval_every_sequences")
+    if headline not in the_task.ceiling(target=target) or "test" not in eval_arrays:
+        eval_every = None
     run_state = RunState(
         batches,
         out_dir / "backup" / _STATE_FILE,
@@ -378,19 +446,31 @@ def train(
         solve_arrays=eval_arrays.get("test") if eval_every else None,
         eval_every=eval_every,
         stop_when_solved=bool(recipe.extra.get("stop_when_solved", False)),
+        target=target,
     )
     validation = eval_arrays.get("validation")
+    # The callbacks, in order: bookkeeping, validation metrics, the NaN guard, logging and backup,
+    # then the caller's. Add a built-in callback by appending to `callback_list` here.
     callback_list = [SetEpoch(batches), run_state]
     if validation is not None:
-        callback_list.append(ValidationMetrics(the_task, validation, train_mean))
+        callback_list.append(ValidationMetrics(the_task, validation, target))
     locator = None
     if locate_nan:
         from seqtasks.stability import NaNLocator
 
         # Within an epoch, update `step` used batch `step % len(batches)` of that epoch's order.
         locator = NaNLocator(probe_inputs=lambda step: batches[step % len(batches)][0], report_path=out_dir / "nan_report")
+    floor_detector = None
+    if floor_check:
+        from seqtasks.stability import FloorDetector
+
+        floor_detector = FloorDetector.for_batches(
+            the_task, batches, target, validation.batch if validation is not None else None,
+            validation_batch_size=PREDICT_BATCH_SIZE,
+        )
     callback_list += [
         locator or keras.callbacks.TerminateOnNaN(),
+        *([floor_detector] if floor_detector is not None else []),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
         *callbacks,
@@ -401,55 +481,92 @@ def train(
     model.fit(
         batches,
         epochs=epochs,
-        shuffle=False,  # the order comes from EpochShuffledBatches, keyed by (seed, epoch)
+        shuffle=False,  # the order comes from the batches object, keyed by (seed, epoch)
         validation_data=(validation.x, validation.y, validation.sample_weight) if validation is not None else None,
-        validation_batch_size=256,
+        validation_batch_size=PREDICT_BATCH_SIZE,
         callbacks=callback_list,
         verbose=verbose,
     )
 
-    final = {split: score(the_task, model, arrays, train_mean) for split, arrays in eval_arrays.items()}
+    final: dict[str, Any] = {}
+    length_reports: list[dict[str, Any]] = []
+    for split, arrays in eval_arrays.items():
+        predictions = predict(model, arrays)
+        final[split] = score(the_task, model, arrays, target, predictions)
+        if "test_long" in eval_arrays and split != "validation" and the_task.example_lengths(arrays.batch) is not None:
+            length_reports.append(task_metrics.length_report(the_task, arrays.batch, predictions, split=split, target=target))
     history = _read_history(history_path)
     state = run_state.state
-    headline = HEADLINE_METRIC.get(the_task.name, "loss")
+    leak = the_task.bidirectional_leak(target) if recipe.bidirectional else None
+    steps_run = state["nan_free_steps"] + state["nonfinite_steps"]
     result: dict[str, Any] = {
         "recipe": recipe.name,
         "model": recipe.extra.get("model"),
         "task": task_name,
         "task_config": the_task.config.to_dict(),
-        "target": recipe.target or the_task.targets()[0],
+        "target": target or the_task.targets()[0],
         "seed": seed,
+        "data_seed": data_seed,
+        "fresh_data": fresh_data,
+        "valid_baseline": leak is None,
+        "invalid_reason": leak,
         "epochs": epochs,
         "epochs_completed": state["epochs_completed"],
         "resumed_from_epoch": run_state.resumed_from_epoch,
         "batch_size": recipe.batch_size,
-        "train_size": len(train_arrays),
+        "train_size": train_size if fresh_data else len(train_arrays),
         "eval_sizes": {split: len(arrays) for split, arrays in eval_arrays.items()},
         "strategy": strategy,
         "replicas": int(distribution.num_replicas_in_sync),
         "deterministic": deterministic,
         "quick": quick,
         "recipe_settings": dict(recipe.extra),
+        "protocol": _protocol(
+            task_name, the_task, overrides, target, eval_arrays, published_sizes, train_arrays, fresh_data,
+            data_seed, train_size, recipe.batch_size,
+        ),
+        "headline_metric": headline,
+        "ceiling": {split: the_task.ceiling(arrays.batch, target) for split, arrays in eval_arrays.items()},
         "final": final,
         "final_train_loss": history[-1]["loss"] if history else None,
         "per_epoch": history,
         "sequences_seen": state["sequences_seen"],
         "nan_free_steps": state["nan_free_steps"],
         "nonfinite_steps": state["nonfinite_steps"],
+        "nan_free_fraction": state["nan_free_steps"] / steps_run if steps_run else None,
         "nan_report": locator.report if locator is not None else None,
+        "floor_check": floor_detector.verdict if floor_detector is not None else None,
         "wall_time_s": time.perf_counter() - started,
         "train_time_s": state["train_seconds"],
         "versions": environment_versions(),
         "command": command if command is not None else " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
     }
     # The lowest mean training loss a correct model reaches (None: unknown), e.g. the label entropy.
-    result["loss_floor"] = the_task.loss_floor(train_arrays.batch) if spec.target_kind != "multi_hot" else None
-    if the_task.name == "random_labels":
-        result["label_entropy"] = the_task.label_entropy()
+    result["loss_floor"] = the_task.loss_floor(first_training_batch) if spec.target_kind != "multi_hot" else None
     if eval_every:
         result["sequences_to_solve_test"] = state["solved_at_sequences"]
+        result["solve_metric"] = headline
         result["solve_eval_every_sequences"] = eval_every
         result["solve_curve"] = state["solve_curve"]
+    if length_reports:
+        metric = length_reports[0]["metric"]
+        files = task_metrics.write_length_report(
+            length_reports,
+            out_dir / "length_report",
+            train_lengths=train_lengths,
+            ceiling=the_task.ceiling(target=target).get(metric),
+            title=f"{recipe.name} on {task_name}, seed {seed}: {metric} per length",
+        )
+        result["length_scores"] = {report["split"]: report["score"] for report in length_reports}
+        result["length_report"] = {
+            "metric": metric,
+            "score": f"mean over lengths of {metric}",
+            "train_lengths": list(train_lengths) if train_lengths else None,
+            "files": [file.name for file in files],
+            "reports": length_reports,
+        }
+    if leak and verbose:
+        print(f"warning: {recipe.name} is no valid baseline on {task_name}: {leak}", file=sys.stderr)
     model.save(out_dir / "model.keras")
     result = _jsonable(result)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
@@ -459,12 +576,88 @@ def train(
     return result
 
 
+def _protocol(
+    task_name: str,
+    task: Task,
+    overrides: Mapping[str, Any],
+    target: str | None,
+    eval_arrays: Mapping[str, SplitArrays],
+    published_sizes: Mapping[str, int],
+    train_arrays: SplitArrays | None,
+    fresh_data: bool,
+    data_seed: int,
+    train_size: int,
+    batch_size: int,
+) -> dict[str, Any]:
+    """What was trained on and what was scored, for ``metrics.json``."""
+    _, preset = get_preset(task_name)
+    published_config = task.config == preset.config
+    train_published = preset_split_size(task_name, task, "train")
+    if fresh_data:
+        train = {
+            "source": "fresh examples every update (seqtasks.stream)",
+            "split": "train",
+            "seed": data_seed,
+            "examples_per_epoch": train_size,
+            "batch_size": batch_size,
+        }
+    else:
+        train = {
+            "source": "published train split" if data_seed == PUBLISHED_SEED else f"train split of data seed {data_seed}",
+            "split": "train",
+            "seed": data_seed,
+            "examples": len(train_arrays),
+            "published_examples": train_published,
+            "fingerprint": fingerprint(task, train_arrays.batch),
+        }
+    train["published"] = bool(
+        published_config and not fresh_data and data_seed == PUBLISHED_SEED and len(train_arrays) == train_published
+    )
+    splits = {
+        split: {
+            "seed": PUBLISHED_SEED,
+            "examples": len(arrays),
+            "published_examples": published_sizes[split],
+            "complete": len(arrays) == published_sizes[split],
+            "fingerprint": fingerprint(task, arrays.batch),
+        }
+        for split, arrays in eval_arrays.items()
+    }
+    return {
+        "dataset": task_name,
+        "dataset_version": task.version,
+        "published_config": published_config,
+        "config_overrides": dict(overrides),
+        "fingerprint": "SHA-256 of seqtasks.fingerprint.canonical_bytes of exactly the examples used",
+        "train_data": train,
+        "evaluation": {
+            "splits": splits,
+            "published": published_config and all(info["complete"] for info in splits.values()),
+            "predict_batch_size": PREDICT_BATCH_SIZE,
+            **task.evaluation_protocol(target),
+        },
+    }
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` command's flags."""
     parser.add_argument("--task", help="task/config, e.g. reber_grammar/embedded (default: the recipe's)")
     parser.add_argument("--model", choices=("lstm", "gru", "bilstm", "bigru"), help="stable baseline to train")
     parser.add_argument("--recipe", help="a registered recipe instead of --model (see `python -m baselines recipes`)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batch order")
+    parser.add_argument(
+        "--data-seed",
+        type=int,
+        default=PUBLISHED_SEED,
+        help="seed of the training data (default 0: the published train split; evaluation is always on the "
+        "published splits); another value is a data-variance study and is recorded as such",
+    )
+    parser.add_argument(
+        "--fresh-data",
+        action="store_true",
+        default=None,
+        help="train on fresh examples every update (seqtasks.stream) instead of epochs over the train split",
+    )
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--out", default=None, help="output directory (default runs/<recipe>/seed<seed>)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
@@ -477,6 +670,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--locate-nan",
         action="store_true",
         help="watch every update with the stability kit's NaNLocator; writes nan_report.json/.md on a failure",
+    )
+    parser.add_argument(
+        "--no-floor-check",
+        dest="floor_check",
+        action="store_false",
+        help="turn off the FloorDetector (on by default: its verdict goes to metrics.json floor_check)",
     )
 
 
@@ -496,7 +695,10 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
         eval_size=args.eval_size,
         verbose=args.verbose,
         locate_nan=args.locate_nan,
+        floor_check=getattr(args, "floor_check", True),
         command=command,
+        data_seed=args.data_seed,
+        fresh_data=args.fresh_data,
     )
     summary = {split: _scalars(values) for split, values in result["final"].items()}
     print(json.dumps({"recipe": result["recipe"], "task": result["task"], "final": _jsonable(summary)}, indent=2))

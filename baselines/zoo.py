@@ -350,6 +350,7 @@ for _recipe in (
         build_seed004_bilstm,
         batch_size=SEED004_BATCH,
         epochs=50,
+        bidirectional=True,
         extra={**_COMMON, "naive": False},
     ),
 ):

@@ -28,6 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import seqtasks  # noqa: E402
+import seqtasks.metrics  # noqa: E402
 from baselines.recipes import get_recipe  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
 from seqtasks.stability import FloorDetector, NaNLocator, check  # noqa: E402
@@ -64,28 +65,23 @@ def padded_width(task: Any) -> int | None:
 
 
 def evaluate(model: keras.Model, task: Any, recipe: Any, seed: int) -> dict[str, Any]:
-    """Validation loss and accuracy; per-position accuracy for per-step targets."""
+    """The task's own evaluation (``Task.evaluate``) on the first examples of the published validation split.
+
+    ``seed`` is accepted for the callers' sake and ignored: every run is scored on the same published examples.
+    """
+    del seed
     size = recipe.batch_size * max(1, math.ceil(EVAL_EXAMPLES / recipe.batch_size))
-    x, y, weight = supervised_batch(task, recipe, "validation", 0, size, seed)
+    batch = task.generate("validation", 0, size, 0)
+    x, _, _ = supervised_batch(task, recipe, "validation", 0, size, 0)
     if hasattr(model, "reset_states"):
         model.reset_states()
-    prediction = model.predict(x, batch_size=recipe.batch_size, verbose=0)
+    prediction = np.asarray(model.predict(x, batch_size=recipe.batch_size, verbose=0))
     spec = task.supervised_spec(recipe.target)
+    if spec.per_step:  # the fixed-width padding of supervised_batch is not part of the examples
+        prediction = prediction[:, : np.asarray(batch[spec.target_field]).shape[1]]
     result: dict[str, Any] = {"examples": int(len(x)), "finite_predictions": bool(np.all(np.isfinite(prediction)))}
-    if spec.target_kind == "sparse":
-        truth = y.argmax(-1) if y.ndim == 3 else y
-        correct = (prediction.argmax(-1) == truth).astype(np.float64)
-        counted = weight.sum(0) > 0
-        per_position = ((correct * weight).sum(0) / np.maximum(weight.sum(0), 1))[counted]
-        result["accuracy"] = float((correct * weight).sum() / weight.sum())
-        result["per_position_accuracy"] = [round(float(v), 4) for v in per_position]
-    elif spec.target_kind == "binary":
-        result["accuracy"] = float(((prediction[:, 0] > 0.5) == (y[:, 0] > 0.5)).mean())
-        result["positive_rate"] = float((prediction[:, 0] > 0.5).mean())
-    elif spec.target_kind == "dense":
-        result["mse"] = float(((prediction - y) ** 2).mean())
-        norms = np.linalg.norm(prediction, axis=1) * np.linalg.norm(y, axis=1)
-        result["cosine_similarity"] = float(((prediction * y).sum(1) / np.maximum(norms, 1e-12)).mean())
+    for key, value in seqtasks.metrics.evaluate(task, batch, prediction, target=recipe.target).items():
+        result[key] = [round(float(v), 4) for v in value] if np.ndim(value) else float(value)
     return result
 
 

@@ -154,14 +154,16 @@ def test_train_writes_model_metrics_and_curves(tmp_path, task_name, model_kind):
     assert result["command"] == "test" and result["wall_time_s"] > 0
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     assert reloaded.count_params() > 0
-    headline = {"reber_grammar": "strings_solved", "sequence_reversal": "token_accuracy",
-                "char_to_vector": "mean_cosine", "random_labels": "auc"}[task_name]
-    assert 0.0 <= result["final"]["test"][headline] <= 1.0 or task_name == "char_to_vector"
+    headline = task.headline_metric()
+    assert result["headline_metric"] == headline and np.isfinite(result["final"]["test"][headline])
+    assert result["protocol"]["evaluation"]["splits"]["test"]["seed"] == 0  # the published split
+    assert result["valid_baseline"] == (task.bidirectional_leak() is None or not model_kind.startswith("bi"))
     if task_name == "reber_grammar":
         assert result["sequences_to_solve_test"] is None  # 64 sequences are far too few
         assert result["solve_curve"] == [[64, result["final"]["test"]["strings_solved"]]]
     if task_name == "random_labels":
-        assert result["label_entropy"] == pytest.approx(task.label_entropy())
+        assert result["final"]["test"]["label_entropy"] == pytest.approx(task.label_entropy())
+    assert ("length_report" in result) == ("test_long" in task.splits)
 
 
 def test_train_rejects_bad_parameters(tmp_path):
@@ -247,7 +249,7 @@ def test_aggregate_counts_missing_values():
     assert reproduce._aggregate([100.0, None], "{:.0f}") == "100 (1 of 2)"
     assert reproduce._aggregate([None, None], "{:.0f}") == "none of 2"
     assert reproduce._aggregate(["n/a", "n/a"], "{:.0f}") == "n/a"
-    assert reproduce._final("test_long", "sequence_accuracy")({"final": {"test": {}}}) == "n/a"
+    assert reproduce.ReportColumn("x", "sequence_accuracy", "test_long").read({"final": {"test": {}}}) == "n/a"
 
 
 def _run_python(code: str, tmp_path: Path, timeout: int = 300) -> dict:
@@ -321,3 +323,12 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
     assert [row["epoch"] for row in resumed["per_epoch"]] == [0, 1, 2, 3]
     assert resumed["final"] == straight["final"]  # bit-identical metrics, per-position accuracies included
     assert resumed["per_epoch"] == straight["per_epoch"]
+
+
+def test_a_config_with_its_own_protocol_has_its_own_recipe():
+    """reverse_string trains on fresh strings (Deletang et al.); the other reversal configs share one recipe."""
+    own = get_recipe(recipe_name("sequence_reversal/reverse_string", "lstm"))
+    assert own.name == "stable_lstm_sequence_reversal.reverse_string" and own.task == "sequence_reversal/reverse_string"
+    assert own.fresh_data and own.batch_size == 128 and own.extra["train_size"] == 64_000
+    shared = get_recipe(recipe_name("sequence_reversal/len1to40_vocab2", "lstm"))
+    assert shared.name == "stable_lstm_sequence_reversal" and not shared.fresh_data
