@@ -5,8 +5,30 @@ which ``import seqtasks`` does not. See ``docs/stability.md`` for the failures
 each tool catches and the measured evidence.
 """
 
-from seqtasks.stability.floor import FloorDetector, below_floor, task_floor
+from seqtasks.stability.floor import (
+    BatchLabelEntropy,
+    BelowFloorWarning,
+    FloorDetector,
+    MemorisationWarning,
+    below_floor,
+    floors_of_rows,
+    split_floor,
+    task_floor,
+)
 from seqtasks.stability.linter import RULES, Finding, check
 from seqtasks.stability.nan_locator import NaNLocator
 
-__all__ = ["RULES", "Finding", "FloorDetector", "NaNLocator", "below_floor", "check", "task_floor"]
+__all__ = [
+    "RULES",
+    "BatchLabelEntropy",
+    "BelowFloorWarning",
+    "Finding",
+    "FloorDetector",
+    "MemorisationWarning",
+    "NaNLocator",
+    "below_floor",
+    "check",
+    "floors_of_rows",
+    "split_floor",
+    "task_floor",
+]
