@@ -1,154 +1,304 @@
-"""Input pipeline throughput (``seqtasks.load`` and ``seqtasks.stream``) against what an LSTM(128) consumes.
+"""Input pipelines (``seqtasks.load``, ``seqtasks.stream``) against their ceilings, side by side in one run.
 
-For each task config the script measures, in one process and on one machine:
+For each config and batch size (32 and 256) the script measures, interleaved and
+repeated in one process (the ratio of medians is reported):
 
-* ``lstm``: examples/s of ``model.train_on_batch`` for a one-layer LSTM(128)
-  baseline (per-step Dense head for per-step targets, else a Dense head on the
-  last state) fed from batches already in memory, so the input pipeline does
-  not limit it;
-* ``load``: examples/s of iterating ``seqtasks.load(name, "train", batch_size)``
-  over a prepared tfds dataset (decode, encode, pad, batch; ``cache=False`` so
-  every pass does the work);
-* ``stream``: examples/s of iterating ``seqtasks.stream(name, seed, batch_size)``
-  (generation on the fly).
+* ``ceiling``: ``tf.data.Dataset.from_tensor_slices`` of the encoded ``train`` split
+  (``to_supervised`` of all of it, in memory), ``.batch(B)``: what tf.data itself
+  delivers with no decoding at all;
+* ``load_disk``: ``seqtasks.load(name, "train", B, cache=False)``, every epoch read from
+  the tfds files (what a dataset too large to cache gets every epoch);
+* ``load_first``: the first epoch of ``seqtasks.load(..., cache=True)`` (a fresh
+  pipeline each time: files read, parsed and cached);
+* ``load_cached``: later epochs of the same pipeline, served from its cache;
+* ``stream``: ``seqtasks.stream(name, seed, B)``;
+* ``generator``: ``task.generate`` alone, one call after another in one thread, in the
+  calls ``stream`` makes (the same number of examples per call);
+* ``floor``: a one-batch dataset repeated: the most batches per second the consumer
+  itself can take on this machine (a profile of the fixed per-batch cost);
+* optionally (``--profile``) load's stages: reading the records (``profile_read``), reading
+  and parsing them (``profile_read_parse``), ``load_disk`` over the split 16 times in one
+  pipeline (``profile_16_passes``: what the per-epoch start of the pipeline costs), and
+  ``stream`` with one generator call in flight;
+* optionally (``--lstm``) ``lstm``: what an LSTM(128) baseline trains on per second
+  (``train_on_batch`` from in-memory batches), the consumption the pipelines feed.
 
-It prints ``load / lstm`` and ``stream / lstm``: above 1 the pipeline feeds the
-model faster than the model trains, so training is not input-bound.
+Each rate is also given per CPU second of the process (all threads): on a shared machine
+that ratio shows the work per example, which the load of other processes does not change.
+
+The consumer pulls batches inside a ``tf.function`` (as Keras's ``fit`` does), so that
+Python's per-batch cost is not counted; ``--consumer python`` iterates in Python instead
+(the method of the numbers in issue 14).
 
 Usage::
 
-    python benchmarks/bench_input_pipeline.py            # all configs below
-    python benchmarks/bench_input_pipeline.py --quick    # fewer batches
-    python benchmarks/bench_input_pipeline.py --json out.json --data_dir /tmp/tfds
+    python benchmarks/bench_input_pipeline.py                       # every config below
+    python benchmarks/bench_input_pipeline.py --quick --json benchmarks/results/input_pipeline_quick.json
+    python benchmarks/bench_input_pipeline.py --configs reber_grammar/embedded --batch-sizes 32
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+_HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(_HERE), str(_HERE.parent)]  # run from a checkout without installing
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
+import _common  # noqa: E402
 import seqtasks  # noqa: E402
+from seqtasks import tf_data  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
 
 CONFIGS = (
     "reber_grammar/embedded",
     "sequence_reversal/len5_vocab10",
+    "sequence_reversal/len1to40_vocab2",
     "char_to_vector/synthetic_d100",
     "random_labels/t48_f16",
+    "random_labels/t672_f16",
 )
-BATCH_SIZE = 32
+"""The default config of every task, and the other published configs of reversal and random_labels."""
+
+BATCH_SIZES = (32, 256)
+TARGETS = {"load_disk": 0.5, "load_first": 0.5, "load_cached": 1.0, "stream": 0.5}
+"""Issue 14's targets: load (disk, first epoch) / ceiling, cached / ceiling, stream / generator."""
 
 
-def lstm_baseline(task: seqtasks.Task) -> tf.keras.Model:
-    """One LSTM(128) layer with the head and loss the task's default supervised view needs."""
+class Consumer:
+    """Pulls batches from a dataset and counts examples, inside one traced ``tf.function``."""
+
+    def __init__(self, mode: str = "graph") -> None:
+        self.mode = mode
+
+        @tf.function
+        def drain(iterator: Any, steps: tf.Tensor) -> tf.Tensor:
+            total = tf.constant(0, tf.int64)
+            for _ in tf.range(steps):
+                total += tf.cast(tf.shape(next(iterator)[0])[0], tf.int64)
+            return total
+
+        self._drain = drain
+
+    def pull(self, iterator: Any, steps: int) -> int:
+        """Examples in the next ``steps`` batches of ``iterator``."""
+        if self.mode == "python":
+            return sum(int(next(iterator)[0].shape[0]) for _ in range(steps))
+        return int(self._drain(iterator, tf.constant(steps, tf.int64)))
+
+    def rate(self, dataset: tf.data.Dataset, steps: int, warmup: int = 2) -> Rate:
+        """Examples/s over ``steps`` batches of a new iterator, after ``warmup`` batches."""
+        iterator = iter(dataset)
+        self.pull(iterator, warmup)  # also traces the tf.function for this dataset's structure
+        return timed(lambda: self.pull(iterator, steps))
+
+
+Rate = tuple[float, float]
+"""Examples per wall-clock second and per CPU second of this process (all its threads)."""
+
+
+def timed(work: Callable[[], int]) -> Rate:
+    """Runs ``work`` (which returns a number of examples) and measures its rates."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    examples = work()
+    return examples / (time.perf_counter() - wall), examples / max(time.process_time() - cpu, 1e-9)
+
+
+def generator_rate(task: seqtasks.Task, per_call: int, calls: int, seed: int = 0) -> Rate:
+    """Examples/s of ``task.generate`` alone, ``calls`` consecutive calls of ``per_call`` examples."""
+
+    def work() -> int:
+        for call in range(1, calls + 1):
+            task.generate("train", call * per_call, (call + 1) * per_call, seed)
+        return calls * per_call
+
+    return timed(work)
+
+
+def lstm_rate(task: seqtasks.Task, batch_size: int, steps: int) -> Rate:
+    """Examples/s an LSTM(128) baseline trains on (``train_on_batch``), fed from in-memory batches."""
+    import keras  # noqa: PLC0415
+
     spec = task.supervised_spec()
-    x, y, _ = to_supervised(task, task.generate("train", 0, 2, 0))
-    inputs = tf.keras.Input(shape=(None, x.shape[-1]))
-    hidden = tf.keras.layers.LSTM(128, return_sequences=spec.per_step)(inputs)
-    if spec.target_kind == "sparse":
-        outputs = tf.keras.layers.Dense(spec.input_depth)(hidden)
-        loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    elif spec.target_kind == "multi_hot":
-        outputs = tf.keras.layers.Dense(y.shape[-1])(hidden)
-        loss = tf.keras.losses.BinaryCrossentropy(from_logits=True)
-    elif spec.target_kind == "binary":
-        outputs = tf.keras.layers.Dense(1)(hidden)[:, 0]
-        loss = tf.keras.losses.BinaryCrossentropy(from_logits=True)
-    else:
-        outputs = tf.keras.layers.Dense(y.shape[-1])(hidden)
-        loss = tf.keras.losses.MeanSquaredError()
-    model = tf.keras.Model(inputs, outputs)
+    x, y, weight = to_supervised(task, task.generate("train", 0, batch_size, 0))
+    inputs = keras.Input(shape=x.shape[1:])
+    hidden = keras.layers.LSTM(128, return_sequences=spec.per_step)(inputs)
+    units = {"sparse": spec.input_depth, "binary": 1}.get(spec.target_kind, y.shape[-1])
+    model = keras.Model(inputs, keras.layers.Dense(units)(hidden))
+    loss = {"sparse": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "multi_hot": keras.losses.BinaryCrossentropy(from_logits=True),
+            "binary": keras.losses.BinaryCrossentropy(from_logits=True)}.get(spec.target_kind, "mse")
     model.compile(optimizer="adam", loss=loss)
-    return model
+    y = y[:, None] if y.ndim == 1 else y
+    for _ in range(2):
+        model.train_on_batch(x, y, sample_weight=weight)
+
+    def work() -> int:
+        for _ in range(steps):
+            model.train_on_batch(x, y, sample_weight=weight)
+        return steps * batch_size
+
+    return timed(work)
 
 
-def rate(batches, count: int, warmup: int = 2) -> float:
-    """Examples/s over ``count`` batches of an iterator, after ``warmup`` untimed batches."""
-    iterator = iter(batches)
-    for _ in range(warmup):
-        next(iterator)
-    examples, start = 0, time.perf_counter()
-    for _ in range(count):
-        x = next(iterator)[0]
-        examples += int(x.shape[0])
-    return examples / (time.perf_counter() - start)
-
-
-def lstm_rate(task: seqtasks.Task, steps: int) -> float:
-    """Examples/s the LSTM(128) baseline trains on, fed from in-memory batches."""
-    model = lstm_baseline(task)
-    batches = [to_supervised(task, task.generate("train", i * BATCH_SIZE, (i + 1) * BATCH_SIZE, 0)) for i in range(8)]
-    for x, y, w in batches[:2]:  # trace and warm up
-        model.train_on_batch(x, y, sample_weight=w)
-    start = time.perf_counter()
-    for step in range(steps):
-        x, y, w = batches[step % len(batches)]
-        model.train_on_batch(x, y, sample_weight=w)
-    return steps * BATCH_SIZE / (time.perf_counter() - start)
-
-
-def measure(name: str, data_dir: str, batches: int) -> dict[str, Any]:
-    """The three rates and their ratios for one config."""
-    task = seqtasks.make(name)
-    tfds.builder(name, data_dir=data_dir).download_and_prepare()
-    train_size = tfds.builder(name, data_dir=data_dir).info.splits["train"].num_examples
-    load_batches = min(batches, max(1, train_size // BATCH_SIZE - 2))
-    load = rate(seqtasks.load(name, "train", BATCH_SIZE, data_dir=data_dir, cache=False).repeat(), load_batches)
-    stream = rate(seqtasks.stream(name, seed=0, batch_size=BATCH_SIZE), batches)
-    lstm = lstm_rate(task, steps=max(5, batches // 4))
+def side_by_side(measurements: dict[str, Callable[[], Rate]], repeats: int) -> dict[str, dict[str, Any]]:
+    """Runs every measurement ``repeats`` times, interleaved; medians and all values of each."""
+    values: dict[str, list[Rate]] = {key: [] for key in measurements}
+    for _ in range(repeats):
+        for key, measure in measurements.items():
+            values[key].append(measure())
     return {
-        "config": name,
-        "batch_size": BATCH_SIZE,
-        "lstm_examples_per_s": lstm,
-        "load_examples_per_s": load,
-        "stream_examples_per_s": stream,
-        "load_over_lstm": load / lstm,
-        "stream_over_lstm": stream / lstm,
+        key: {"median": statistics.median(w for w, _ in v), "per_cpu_second": statistics.median(c for _, c in v),
+              "values": [w for w, _ in v]}
+        for key, v in values.items()
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the benchmark and prints a table (and optionally writes JSON)."""
+def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace) -> dict[str, Any]:
+    """All rates and ratios for one config and batch size."""
+    task = seqtasks.make(name)
+    builder = tfds.builder(name, data_dir=data_dir)
+    builder.download_and_prepare()
+    size = builder.info.splits["train"].num_examples
+    epoch_batches = -(-size // batch_size)
+    steps = max(args.min_batches, args.examples // batch_size)
+    consumer = Consumer(args.consumer)
+    encoded = to_supervised(task, task.generate("train", 0, size, 0))
+    ceiling = tf.data.Dataset.from_tensor_slices(encoded).batch(batch_size).repeat()
+    disk = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
+    cached = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True).repeat()
+    cached_iterator = iter(cached)
+    consumer.pull(cached_iterator, epoch_batches)  # its first epoch fills the cache; later ones are timed
+
+    def cached_rate() -> Rate:
+        return timed(lambda: consumer.pull(cached_iterator, steps))
+
+    def first_epoch_rate() -> Rate:
+        iterator = iter(tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True))
+        return timed(lambda: consumer.pull(iterator, epoch_batches))
+
+    consumer.pull(iter(tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True)), 1)  # trace
+    per_call = tf_data.stream_batches_per_call(task, batch_size) * batch_size
+    task.generate("train", 0, per_call, 0)  # pools and tables built once, outside the timing
+    one_call = time.perf_counter()
+    task.generate("train", per_call, 2 * per_call, 0)
+    one_call = time.perf_counter() - one_call  # slow generators get fewer calls: about args.seconds each
+    calls = int(np.clip(args.seconds / one_call, 2, max(2, args.examples // per_call)))
+    stream = tf_data.stream(name, seed=0, batch_size=batch_size)
+    stream_steps = calls * per_call // batch_size
+    floor = tf.data.Dataset.from_tensors(tuple(a[:batch_size] for a in encoded)).repeat()
+    measurements = {
+        "ceiling": lambda: consumer.rate(ceiling, steps),
+        "load_disk": lambda: consumer.rate(disk, steps),
+        "load_first": first_epoch_rate,
+        "load_cached": cached_rate,
+        "stream": lambda: consumer.rate(stream, stream_steps),
+        "generator": lambda: generator_rate(task, per_call, calls),
+        "floor": lambda: consumer.rate(floor, steps),
+    }
+    if args.lstm:
+        measurements["lstm"] = lambda: lstm_rate(task, batch_size, args.lstm_steps)
+    if args.profile:  # load's stages: reading the records, then parsing them too (no encoding)
+        records = tf_data.serialized_records(builder, "train")
+        spec = task.supervised_spec()
+        fields = [spec.input_field, *(["length"] if spec.input_field in task.sequence_fields else [])]
+        parse_spec = tf_data._parse_spec(builder, tuple(fields))  # noqa: SLF001 - the spec load parses with
+        read = records.batch(batch_size).map(lambda r: (r,)).repeat()
+        parsed = records.batch(batch_size).map(lambda r: tuple(tf.io.parse_example(r, parse_spec).values())).repeat()
+        passes = tf_data.load(name, "+".join(["train"] * 16), batch_size, data_dir=data_dir, cache=False).repeat()
+        measurements["profile_16_passes"] = lambda: consumer.rate(passes, steps)
+        measurements["profile_read"] = lambda: consumer.rate(read, steps)
+        measurements["profile_read_parse"] = lambda: consumer.rate(parsed, steps)
+        one_call = tf_data.stream(name, seed=0, batch_size=batch_size, parallel_calls=1)
+        measurements["profile_stream_one_call"] = lambda: consumer.rate(one_call, stream_steps)
+    rates = side_by_side(measurements, args.repeats)
+    versus = {"load_disk": "ceiling", "load_first": "ceiling", "load_cached": "ceiling", "stream": "generator"}
+    ratios = {key: rates[key]["median"] / rates[base]["median"] for key, base in versus.items()}
+    cpu_ratios = {key: rates[key]["per_cpu_second"] / rates[base]["per_cpu_second"] for key, base in versus.items()}
+    return {
+        "config": name, "batch_size": batch_size, "train_examples": size, "examples_per_stream_call": per_call,
+        "rates_examples_per_s": rates, "ratios": ratios, "ratios_per_cpu_second": cpu_ratios,
+        "met": {key: ratios[key] >= target for key, target in TARGETS.items()},
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer batches per measurement")
-    parser.add_argument("--data_dir", default=None, help="tfds data dir (default: a temporary folder)")
+    parser.add_argument("--quick", action="store_true", help="fewer examples per measurement and fewer repeats")
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=list(BATCH_SIZES))
+    parser.add_argument("--consumer", choices=("graph", "python"), default="graph",
+                        help="pull batches in a tf.function (default) or in a Python loop")
+    parser.add_argument("--lstm", action="store_true", help="also measure LSTM(128) training examples/s")
+    parser.add_argument("--profile", action="store_true",
+                        help="also measure load's stages (read; read and parse) and stream with one call in flight")
+    parser.add_argument("--data_dir", default=None, help="tfds data dir (default: a temporary folder)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
-    batches = 20 if args.quick else 100
+    args.examples = 20_000 if args.quick else 100_000
+    args.seconds = 1.0 if args.quick else 3.0
+    args.min_batches = 20 if args.quick else 50
+    args.repeats = 3 if args.quick else 5
+    args.lstm_steps = 10 if args.quick else 40
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Runs the benchmark, prints one line per config and batch size, optionally writes JSON."""
+    args = parse_args(argv)
     tfds.disable_progress_bar()
-    with tempfile.TemporaryDirectory(prefix="seqtasks_bench_") as scratch:
-        data_dir = args.data_dir or scratch
-        results = [measure(name, data_dir, batches) for name in args.configs]
-    table = Table(title=f"input pipeline vs LSTM(128) training, batch {BATCH_SIZE} (examples/s)")
-    for column in ("config", "lstm", "load", "stream", "load / lstm", "stream / lstm"):
-        table.add_column(column, justify="left" if column == "config" else "right")
-    for r in results:
-        table.add_row(
-            r["config"], f"{r['lstm_examples_per_s']:,.0f}", f"{r['load_examples_per_s']:,.0f}",
-            f"{r['stream_examples_per_s']:,.0f}", f"{r['load_over_lstm']:.1f}x", f"{r['stream_over_lstm']:.1f}x",
-        )
-    Console().print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2) + "\n")
-    return 0
+    machine_before = _common.machine_description()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="seqtasks_bench_ip_") as scratch:
+        for name in args.configs:
+            for batch_size in args.batch_sizes:
+                result = measure(name, batch_size, args.data_dir or scratch, args)
+                results.append(result)
+                rates, ratios = result["rates_examples_per_s"], result["ratios"]
+                cpu = result["ratios_per_cpu_second"]
+                print(
+                    f"{name} B={batch_size}: ceiling {rates['ceiling']['median']:,.0f} ex/s; "
+                    f"load disk {ratios['load_disk']:.2f}x (per CPU s {cpu['load_disk']:.2f}x), "
+                    f"first epoch {ratios['load_first']:.2f}x ({cpu['load_first']:.2f}x), "
+                    f"cached {ratios['load_cached']:.2f}x ({cpu['load_cached']:.2f}x) of it; "
+                    f"stream {rates['stream']['median']:,.0f} ex/s = {ratios['stream']:.2f}x "
+                    f"({cpu['stream']:.2f}x) the generator ({rates['generator']['median']:,.0f}); "
+                    f"consumer floor {rates['floor']['median']:,.0f} ex/s"
+                    + (f"; lstm {rates['lstm']['median']:,.0f} ex/s" if "lstm" in rates else ""),
+                    flush=True,
+                )
+                if args.profile:
+                    ceiling = rates["ceiling"]["median"]
+                    print(f"  profile: read {rates['profile_read']['median'] / ceiling:.2f}x, read+parse "
+                          f"{rates['profile_read_parse']['median'] / ceiling:.2f}x, read+parse+encode "
+                          f"{ratios['load_disk']:.2f}x of the ceiling, 16 passes per epoch "
+                          f"{rates['profile_16_passes']['median'] / ceiling:.2f}x; stream with 1 call in flight "
+                          f"{rates['profile_stream_one_call']['median'] / rates['generator']['median']:.2f}x "
+                          "the generator", flush=True)
+    machine = _common.machine_description()
+    machine["load_average_1m_before"] = machine_before["load_average_1m"]
+    print(f"machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, "
+          f"load {machine_before['load_average_1m']:.2f} before, {machine['load_average_1m']:.2f} after")
+    payload = {"benchmark": "input_pipeline", "command": " ".join(["python", *sys.argv]), "quick": args.quick,
+               "consumer": args.consumer, "targets": TARGETS, "machine": machine, "results": results,
+               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _common.write_json(args.json, payload)
+    return payload
 
 
 if __name__ == "__main__":
     np.set_printoptions(precision=3)
-    sys.exit(main())
+    main()

@@ -4,23 +4,46 @@ Both yield Keras-ready ``(x, y, sample_weight)`` batches, identical to
 :func:`seqtasks.encoding.to_supervised` of the same examples: sequences are
 padded to the longest in the batch, and padded steps have zero inputs (one-hot),
 zero targets and zero weight, so they never count in the loss or the metrics.
+
+Both do their per-example work many examples at a time: :func:`load` batches the
+serialized records and parses a chunk of batches with one ``tf.io.parse_example``;
+:func:`stream` runs several generator calls at once (``map`` with
+``num_parallel_calls``, in a deterministic order), each generating many batches.
+:func:`encode_batch` then encodes a whole chunk with a handful of vectorised ops, and
+the chunk is cut into batches, each trimmed to its own longest example.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+import functools
+from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import file_adapters
 
-from seqtasks.encoding import INPUT_ENCODINGS, to_supervised
+from seqtasks.encoding import INPUT_ENCODINGS
 from seqtasks.registry import make
 from seqtasks.tasks.base import SupervisedSpec, Task
 from seqtasks.tfds_builders import SeqtasksBuilder, SeqtasksBuilderConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
+
+READ_BUFFER_BYTES = 1 << 20
+"""Read buffer of :func:`serialized_records` per file (tfds's 8 MiB read measurably slower here)."""
+
+LOAD_EXAMPLES_PER_CHUNK = 256
+"""Records :func:`load` parses per ``tf.io.parse_example`` call, at least (rounded up to whole batches)."""
+
+STREAM_EXAMPLES_PER_CALL = 4096
+"""Examples :func:`stream` asks the generator for per call (see :func:`stream_batches_per_call`)."""
+
+STREAM_BYTES_PER_CALL = 4 << 20
+"""Rough cap on the bytes of fields one :func:`stream` generator call makes (see :func:`stream_batches_per_call`)."""
+
+STREAM_PARALLEL_CALLS = 4
+"""Generator calls :func:`stream` keeps in flight (their results are used in order)."""
 
 
 def _check_batch_size(batch_size: int) -> int:
@@ -41,7 +64,8 @@ def encode_example(
     """TensorFlow twin of :func:`seqtasks.encoding.to_supervised` for one unpadded example.
 
     Batching the results with ``padded_batch`` (zero padding) gives exactly the
-    numpy reference's arrays for the same examples.
+    numpy reference's arrays for the same examples. :func:`encode_batch` does the
+    same for a whole padded batch at once (what :func:`load` and :func:`stream` use).
 
     Args:
         example: Decoded tfds features of one example.
@@ -64,6 +88,8 @@ def encode_example(
     length = tf.shape(raw)[0]
     offset = spec.target_offset
     weight = tf.cast(tf.range(length) < length - offset, tf.float32)
+    if spec.weight_field is not None:
+        weight *= tf.cast(example[spec.weight_field], tf.float32)
     tail = tf.zeros(tf.concat([[tf.minimum(offset, length)], tf.shape(field)[1:]], axis=0), field.dtype)
     shifted = tf.concat([field[offset:], tail], axis=0)
     if spec.target_kind == "sparse":
@@ -71,6 +97,99 @@ def encode_example(
     else:
         y = tf.cast(shifted, tf.float32) * weight[:, None]
     return x, y, weight
+
+
+def encode_batch(
+    batch: Mapping[str, tf.Tensor], spec: SupervisedSpec, inputs: str = "one_hot"
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """TensorFlow twin of :func:`seqtasks.encoding.to_supervised` for a zero-padded batch.
+
+    Args:
+        batch: The batch's fields (time axes zero-padded to a common width) and,
+            for sequence inputs, ``length``.
+        spec: The task's supervised view.
+        inputs: ``"one_hot"`` or ``"ids"`` (for integer inputs).
+
+    Returns:
+        ``x``, ``y`` and ``sample_weight``, equal to the numpy reference's for the
+        same examples padded to the same width.
+    """
+    raw = batch[spec.input_field]
+    field = batch[spec.target_field]
+    if spec.input_depth is None:
+        x = tf.cast(raw, tf.float32)
+    else:
+        ids = tf.cast(raw, tf.int32)
+        steps = tf.range(tf.shape(ids)[1])[None, :]
+        length = tf.cast(batch["length"], tf.int32)[:, None]
+        valid = steps < length
+        # one_hot of -1 is an all-zero row: padding stays zero.
+        x = tf.one_hot(tf.where(valid, ids, -1), spec.input_depth) if inputs == "one_hot" else tf.where(valid, ids, 0)
+    if not spec.per_step:
+        return x, tf.cast(field, tf.float32), tf.ones(tf.shape(raw)[:1], tf.float32)
+    offset = spec.target_offset
+    weight = tf.cast(steps < length - offset, tf.float32)
+    if spec.weight_field is not None:
+        weight *= tf.cast(batch[spec.weight_field], tf.float32)
+    shifted = tf.concat([field[:, offset:], tf.zeros_like(field[:, :offset])], axis=1)
+    if spec.target_kind == "sparse":
+        y = tf.cast(shifted, tf.int32) * tf.cast(weight, tf.int32)
+    else:
+        y = tf.cast(shifted, tf.float32) * weight[..., None]
+    return x, y, weight
+
+
+def _parse_spec(builder: SeqtasksBuilder, fields: tuple[str, ...]) -> dict[str, tf.io.FixedLenFeature]:
+    """``tf.io.parse_example`` features of ``fields``, as tfds itself parses them.
+
+    Integers are stored as ``int64``, floats as ``float32``; a variable-length
+    first axis becomes a ``FixedLenSequenceFeature``, which ``parse_example``
+    zero-pads to the longest example of the batch (exactly ``padded_batch``).
+    """
+    serialized = builder.info.features.get_serialized_info()
+    specs = {}
+    for key in fields:
+        info = serialized[key]
+        dtype = tf.float32 if info.tf_dtype.is_floating else tf.string if info.tf_dtype == tf.string else tf.int64
+        if info.shape and info.shape[0] is None:
+            specs[key] = tf.io.FixedLenSequenceFeature(info.shape[1:], dtype, allow_missing=True)
+        else:
+            specs[key] = tf.io.FixedLenFeature(info.shape, dtype)
+    return specs
+
+
+def serialized_records(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
+    """The serialized records of a prepared split, in canonical (index) order, unparsed.
+
+    Reads the same files and the same ``skip``/``take`` ranges as ``builder.as_dataset``
+    (any tfds split expression, e.g. ``"train[:10%]"``), through tfds's file adapter.
+
+    Args:
+        builder: A prepared tfds builder.
+        split: A split or split expression.
+
+    Returns:
+        A dataset of scalar ``tf.string`` records.
+    """
+    instructions = builder.info.splits[split].file_instructions
+    if not instructions:
+        raise ValueError(f"invalid split={split!r}: it selects no examples")
+    adapter = file_adapters.ADAPTER_FOR_FORMAT[builder.info.file_format]
+    paths = [str(i.filename) for i in instructions]
+    if builder.info.file_format == file_adapters.FileFormat.TFRECORD and all(
+        i.skip == 0 and i.take == i.examples_in_shard for i in instructions
+    ):  # whole files: one reader, files in order, no per-record skip/take
+        return tf.data.TFRecordDataset(paths, buffer_size=READ_BUFFER_BYTES)
+    files = tf.data.Dataset.from_tensor_slices(
+        (
+            paths,
+            np.array([i.skip for i in instructions], np.int64),
+            np.array([i.take for i in instructions], np.int64),
+        )
+    )
+    return files.flat_map(
+        lambda path, skip, take: adapter.make_tf_data(path, buffer_size=READ_BUFFER_BYTES).skip(skip).take(take)
+    )
 
 
 def load(
@@ -88,14 +207,18 @@ def load(
     drop_remainder: bool = False,
     cache: bool = True,
     builder_config: SeqtasksBuilderConfig | None = None,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Batches of a prepared tfds dataset as Keras ``(x, y, sample_weight)``.
+
+    Records are batched while still serialized, parsed ``LOAD_EXAMPLES_PER_CHUNK`` at a
+    time with one ``tf.io.parse_example`` and encoded with :func:`encode_batch`.
 
     Args:
         name: ``"task"`` or ``"task/config"``, e.g. ``"reber_grammar/embedded"``.
         split: A split of the config (``"train"``, ``"test_long"``, or any tfds
             split expression such as ``"train[:10%]"``).
-        batch_size: Examples per batch, >= 1.
+        batch_size: Examples per batch, >= 1 (per input pipeline with ``input_context``).
         inputs: ``"one_hot"`` (float32, zero rows at padding) or ``"ids"``
             (int32, 0 at padding). Float inputs are passed through either way.
         target: One of the task's ``targets()`` (``None``: the default).
@@ -105,10 +228,13 @@ def load(
         shuffle_buffer: Shuffle buffer size, >= 1.
         download: Build the dataset first if it is not prepared in ``data_dir``.
         drop_remainder: Drop the last, smaller batch.
-        cache: Cache the encoded examples in memory after the first epoch.
+        cache: Keep the data in memory after the first epoch (the encoded batches;
+            with ``shuffle``, the serialized records, reshuffled every epoch).
         builder_config: An unpublished configuration to build instead of the
             named config (``name`` is then the task name); see
             :func:`seqtasks.tfds_builders.builder_config_for`.
+        input_context: From ``tf.distribute.Strategy.distribute_datasets_from_function``:
+            input pipeline ``i`` of ``n`` reads examples ``i, i + n, i + 2n, ...``.
 
     Returns:
         A finite ``tf.data.Dataset`` of ``(x, y, sample_weight)`` batches, prefetched.
@@ -125,41 +251,89 @@ def load(
     spec = task.supervised_spec(target)
     if download:
         builder.download_and_prepare()
-    dataset = builder.as_dataset(split=split, shuffle_files=False)
-    dataset = dataset.map(lambda example: encode_example(example, spec, inputs), num_parallel_calls=AUTOTUNE)
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.padded_batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
-
-
-def _slice_batch(task: Task, examples: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
-    """Rows ``[start, stop)`` of a generated batch, padded to their own longest sequence.
-
-    Equal to ``task.generate`` of the same index range, which pads to the range's longest.
-    """
-    rows = {key: value[start:stop] for key, value in examples.items()}
-    if task.sequence_fields and "length" in rows:
-        width = int(rows["length"].max(initial=1))
-        for key in task.sequence_fields:
-            rows[key] = rows[key][:, :width]
-    return rows
-
-
-def _output_signature(task: Task, target: str | None, inputs: str, split: str, seed: int):
-    """Static shapes of stream batches: batch and time axes unknown, feature axes fixed."""
-    spec = task.supervised_spec(target)
-    x, y, weight = to_supervised(task, task.generate(split, 0, 1, seed), inputs=inputs, target=target)
-
-    def spec_of(array: np.ndarray, time_axis: bool) -> tf.TensorSpec:
-        shape = [None, *array.shape[1:]]
-        if time_axis:
-            shape[1] = None
-        return tf.TensorSpec(shape=shape, dtype=tf.as_dtype(array.dtype))
-
+    elif not builder.is_prepared():
+        raise AssertionError(f"dataset {name!r} is not prepared in {builder.data_dir}; pass download=True")
     sequence_input = spec.input_field in task.sequence_fields
-    return spec_of(x, sequence_input), spec_of(y, spec.per_step), spec_of(weight, spec.per_step)
+    fields = tuple(dict.fromkeys([spec.input_field, spec.target_field, *_extra_fields(spec, sequence_input)]))
+    parse_spec = _parse_spec(builder, fields)
+
+    def parse_and_encode(records: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        features = tf.io.parse_example(records, parse_spec)
+        encoded = encode_batch(features, spec, inputs)
+        return (*encoded, features["length"]) if sequence_input else encoded
+
+    records = serialized_records(builder, split)
+    if input_context is not None:
+        records = records.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if shuffle:
+        if cache:
+            records = records.cache()
+        records = records.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+    # Parse and encode whole chunks of batches (the per-call cost of parse_example and of the
+    # encoding ops is then shared by many batches), then cut the chunks into batches.
+    chunk = batch_size * max(1, -(-LOAD_EXAMPLES_PER_CHUNK // batch_size))
+    if chunk == batch_size:  # parse_example pads each batch to its own longest example
+        batches = records.batch(batch_size, drop_remainder=drop_remainder).map(
+            lambda records: parse_and_encode(records)[:3], num_parallel_calls=AUTOTUNE, deterministic=True
+        )
+    else:
+        batches = (
+            records.batch(chunk)
+            .map(parse_and_encode, num_parallel_calls=AUTOTUNE, deterministic=True)
+            .rebatch(batch_size, drop_remainder=drop_remainder)
+        )
+        if sequence_input:
+            batches = batches.map(functools.partial(_trim_to_longest, per_step=spec.per_step))
+    if cache and not shuffle:
+        batches = batches.cache()
+    return batches.prefetch(AUTOTUNE)
+
+
+def _trim_to_longest(
+    x: tf.Tensor, y: tf.Tensor, weight: tf.Tensor, length: tf.Tensor, *, per_step: bool
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Cuts a batch's time axes to its longest example (batches cut from a chunk keep the chunk's width)."""
+    width = tf.reduce_max(length)
+    if per_step:
+        return x[:, :width], y[:, :width], weight[:, :width]
+    return x[:, :width], y, weight
+
+
+def _extra_fields(spec: SupervisedSpec, has_length: bool) -> list[str]:
+    """Fields besides input and target that encoding reads: ``length`` and the spec's weight field."""
+    return [*(["length"] if has_length else []), *([spec.weight_field] if spec.weight_field else [])]
+
+
+def _stream_fields(task: Task, spec: SupervisedSpec, split: str, seed: int) -> dict[str, tf.TensorSpec]:
+    """The generated fields a stream needs, with their dtypes and shapes (batch and time axes unknown)."""
+    probe = task.generate(split, 0, 1, seed)  # also validates split and seed
+    keys = dict.fromkeys([spec.input_field, spec.target_field, *_extra_fields(spec, "length" in probe)])
+    out = {}
+    for key in keys:
+        value = np.asarray(probe[key])
+        shape = [None, *value.shape[1:]]
+        if key in task.sequence_fields:
+            shape[1] = None
+        out[key] = tf.TensorSpec(shape, tf.as_dtype(value.dtype))
+    return out
+
+
+def _split_rows(tensor: tf.Tensor, batches: int, batch_size: int) -> tf.Tensor:
+    """``[batches * batch_size, ...]`` -> ``[batches, batch_size, ...]``."""
+    return tf.reshape(tensor, tf.concat([[batches, batch_size], tf.shape(tensor)[1:]], axis=0))
+
+
+def stream_batches_per_call(task: Task, batch_size: int) -> int:
+    """Batches :func:`stream` makes per generator call.
+
+    ``STREAM_EXAMPLES_PER_CALL`` examples (fewer for large examples: about
+    ``STREAM_BYTES_PER_CALL`` of generated fields), but at least one generator block,
+    rounded up to whole batches (so no block is made twice for power-of-two batch sizes).
+    """
+    probe = task.generate(task.splits[0], 0, 1, seed=0)
+    example_bytes = max(1, sum(np.asarray(value).nbytes for value in probe.values()))
+    examples = max(task.block_size, min(STREAM_EXAMPLES_PER_CALL, STREAM_BYTES_PER_CALL // example_bytes))
+    return max(1, -(-examples // batch_size))
 
 
 def stream(
@@ -171,6 +345,8 @@ def stream(
     target: str | None = None,
     split: str = "train",
     prefetch: int = AUTOTUNE,
+    parallel_calls: int = STREAM_PARALLEL_CALLS,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """An endless stream of fresh batches generated on the fly, deterministic for a seed.
 
@@ -178,6 +354,10 @@ def stream(
     (i + 1) * batch_size, seed))``: every step sees new examples (tasks with a
     finite word pool, such as ``char_to_vector``, start a new seeded epoch over
     the pool), and the same seed gives the same batches on any machine.
+
+    Each generator call makes a chunk of whole batches (:func:`stream_batches_per_call`);
+    ``parallel_calls`` calls run at once (numpy releases the GIL in its kernels), and
+    their chunks are used in order, then encoded and cut into batches by TensorFlow.
 
     Args:
         name: ``"task"`` or ``"task/config"``.
@@ -187,25 +367,44 @@ def stream(
         target: One of the task's ``targets()`` (``None``: the default).
         split: Split whose distribution is sampled.
         prefetch: Batches prepared ahead (default: tuned by tf.data).
+        parallel_calls: Generator calls in flight, >= 1 (``tf.data.AUTOTUNE``: tuned).
+        input_context: From ``tf.distribute.Strategy.distribute_datasets_from_function``:
+            input pipeline ``i`` of ``n`` gets chunks ``i, i + n, i + 2n, ...`` of the
+            single-pipeline stream, so the pipelines never repeat each other's batches.
 
     Returns:
         An infinite ``tf.data.Dataset`` of ``(x, y, sample_weight)``.
     """
     batch_size = _check_batch_size(batch_size)
     _check_inputs(inputs)
+    if parallel_calls != AUTOTUNE and (
+        isinstance(parallel_calls, bool) or not isinstance(parallel_calls, int) or parallel_calls < 1
+    ):
+        raise ValueError(f"invalid parallel_calls={parallel_calls!r}; allowed: an integer >= 1 or tf.data.AUTOTUNE")
     task = make(name)
-    signature = _output_signature(task, target, inputs, split, seed)  # also validates split and seed
+    spec = task.supervised_spec(target)
+    fields = _stream_fields(task, spec, split, seed)
+    keys = list(fields)
+    batches_per_call = stream_batches_per_call(task, batch_size)
+    per_call = batches_per_call * batch_size
+    sequence_input = spec.input_field in task.sequence_fields
 
-    # Generate several batches per call: the generator works in blocks of `block_size`
-    # examples, so one call per small batch would regenerate the same block many times.
-    batches_per_call = max(1, -(-max(task.block_size, 256) // batch_size))
+    def generate(call: np.int64) -> list[np.ndarray]:
+        chunk = task.generate(split, int(call) * per_call, (int(call) + 1) * per_call, seed)
+        return [np.asarray(chunk[key]) for key in keys]
 
-    def batches() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for call in itertools.count():
-            first = call * batches_per_call * batch_size
-            examples = task.generate(split, first, first + batches_per_call * batch_size, seed)
-            for index in range(batches_per_call):
-                batch = _slice_batch(task, examples, index * batch_size, (index + 1) * batch_size)
-                yield to_supervised(task, batch, inputs=inputs, target=target)
+    def chunk_of_batches(call: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        arrays = tf.numpy_function(generate, [call], [fields[key].dtype for key in keys], stateful=False)
+        chunk = {key: tf.ensure_shape(array, fields[key].shape) for key, array in zip(keys, arrays)}
+        batches = tuple(_split_rows(t, batches_per_call, batch_size) for t in encode_batch(chunk, spec, inputs))
+        if not sequence_input:
+            return batches
+        return (*batches, _split_rows(chunk["length"], batches_per_call, batch_size))
 
-    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(prefetch)
+    calls = tf.data.Dataset.range(np.iinfo(np.int64).max // per_call)
+    if input_context is not None:
+        calls = calls.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    dataset = calls.map(chunk_of_batches, num_parallel_calls=parallel_calls, deterministic=True).unbatch()
+    if sequence_input:  # each batch is padded to its own longest example, as task.generate of its range is
+        dataset = dataset.map(functools.partial(_trim_to_longest, per_step=spec.per_step))
+    return dataset.prefetch(prefetch)

@@ -8,8 +8,9 @@ import tensorflow as tf
 
 import seqtasks
 from seqtasks.encoding import to_supervised
+from seqtasks import tf_data
 from seqtasks.tf_data import load, stream
-from tfds_helpers import TINY_CHAR_TO_VECTOR, TINY_RANDOM_LABELS, TINY_REBER, TINY_REVERSAL
+from tfds_helpers import TINY_CHAR_TO_VECTOR, TINY_RANDOM_LABELS, TINY_READ_THEN_WRITE, TINY_REBER, TINY_REVERSAL
 
 TINY = {
     "reber_grammar": TINY_REBER,
@@ -51,6 +52,36 @@ def test_load_matches_numpy_reference(task_name, target, inputs, data_dir):
         stop = min((index + 1) * batch_size, size)
         want = to_supervised(task, task.generate(split, index * batch_size, stop, seed=0), inputs=inputs, target=target)
         _assert_same(got, want)
+
+
+def _reference(task, split: str, start: int, stop: int, **kwargs) -> tuple:
+    return to_supervised(task, task.generate(split, start, stop, seed=0), **kwargs)
+
+
+@pytest.mark.parametrize("task_name", sorted(TINY))
+@pytest.mark.parametrize("cache", [False, True], ids=["from_disk", "cached"])
+@pytest.mark.parametrize("batch_size, chunk", [(3, 8), (300, 256)], ids=["chunks_of_batches", "one_batch_per_parse"])
+def test_load_every_epoch_matches_numpy_reference(task_name, cache, batch_size, chunk, data_dir, monkeypatch):
+    """From disk (cache=False) and from the cache, batches cut from parsed chunks or parsed one by one."""
+    monkeypatch.setattr(tf_data, "LOAD_EXAMPLES_PER_CHUNK", chunk)  # (3, 8): chunks of 9 records, cut in 3
+    config = TINY[task_name]
+    task = seqtasks.registry.task_class(task_name)(config.preset.config)
+    size = config.preset.split_sizes["train"] or task.natural_size("train")
+    dataset = load(task_name, "train", batch_size, data_dir=data_dir, builder_config=config, cache=cache)
+    for _ in range(2):  # the first epoch reads the files; with cache=True the second is served from memory
+        batches = list(dataset)
+        assert len(batches) == -(-size // batch_size)
+        for index, got in enumerate(batches):
+            _assert_same(got, _reference(task, "train", index * batch_size, min((index + 1) * batch_size, size)))
+
+
+def test_load_split_expression_and_drop_remainder(data_dir):
+    task = seqtasks.registry.task_class("reber_grammar")(TINY_REBER.preset.config)
+    batches = list(load("reber_grammar", "train[10:30]", 6, data_dir=data_dir, builder_config=TINY_REBER, cache=False,
+                        drop_remainder=True, inputs="ids", target="next_symbol"))
+    assert len(batches) == 3
+    for index, got in enumerate(batches):
+        _assert_same(got, _reference(task, "train", 10 + 6 * index, 16 + 6 * index, inputs="ids", target="next_symbol"))
 
 
 def test_padding_has_zero_weight(data_dir):
@@ -132,7 +163,7 @@ def test_stream_fits_a_keras_model():
     assert np.isfinite(history.history["loss"][-1])
 
 
-@pytest.mark.parametrize("parameter, value", [("batch_size", 0), ("seed", -1), ("split", "nope")])
+@pytest.mark.parametrize("parameter, value", [("batch_size", 0), ("seed", -1), ("split", "nope"), ("parallel_calls", 0)])
 def test_stream_rejects_bad_parameters(parameter, value):
     kwargs = {"seed": 0, "batch_size": 4, parameter: value}
     with pytest.raises(ValueError, match=f"invalid {parameter}={value!r}"):
@@ -145,6 +176,17 @@ def test_lazy_attributes_on_the_package():
         seqtasks.no_such_function  # noqa: B018
 
 
+def test_stream_is_the_same_for_any_number_of_parallel_calls(monkeypatch):
+    monkeypatch.setattr(tf_data, "stream_batches_per_call", lambda task, batch_size: 2)  # many calls, few batches
+    name, batch_size = "sequence_reversal/len1to40_vocab2", 5
+    task = seqtasks.make(name)
+    for parallel_calls in (1, 3, tf.data.AUTOTUNE):
+        got = list(stream(name, seed=1, batch_size=batch_size, parallel_calls=parallel_calls).take(12))
+        for index, batch in enumerate(got):
+            want = to_supervised(task, task.generate("train", index * batch_size, (index + 1) * batch_size, 1))
+            _assert_same(batch, want)
+
+
 def test_stream_batches_across_generator_calls_match_reference():
     """Batches are cut from multi-batch generator calls; at call boundaries they must still match."""
     task = seqtasks.make("reber_grammar/embedded")
@@ -153,3 +195,30 @@ def test_stream_batches_across_generator_calls_match_reference():
     for index, batch in enumerate(got):
         want = to_supervised(task, task.generate("train", index * batch_size, (index + 1) * batch_size, 2), inputs="ids")
         _assert_same(batch, want)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_read_then_write_layout_weights_only_the_writing_steps(data_dir, cache):
+    """The reverse_string layout through tfds: blank reading steps carry no weight, as in the numpy reference."""
+    import tensorflow_datasets as tfds
+
+    config = TINY_READ_THEN_WRITE
+    task = seqtasks.registry.task_class("sequence_reversal")(config.preset.config)
+    for split in ("test", "test_long"):
+        size = config.preset.split_sizes[split]
+        (got,) = list(load("sequence_reversal", split, size, data_dir=data_dir, builder_config=config, cache=cache))
+        want = _reference(task, split, 0, size)
+        _assert_same(got, want)
+        x, _, weight = (array.numpy() for array in got)
+        lengths = task.content_lengths(task.generate(split, 0, size))
+        for row, n in enumerate(lengths):
+            assert weight[row, :n].sum() == 0 and (weight[row, n : 2 * n] == 1).all() and weight[row, 2 * n :].sum() == 0
+            assert (x[row, n : 2 * n, 2] == 1).all()  # the blank token on every writing step
+    as_supervised = tfds.load("sequence_reversal", split="test", as_supervised=True, data_dir=data_dir,
+                              builder_kwargs={"config": config})
+    inputs, targets = next(iter(tfds.as_numpy(as_supervised)))
+    assert len(inputs) == len(targets) and len(inputs) % 2 == 0
+    published = seqtasks.make("sequence_reversal/reverse_string")
+    got = next(iter(stream("sequence_reversal/reverse_string", seed=1, batch_size=6)))
+    _assert_same(got, to_supervised(published, published.generate("train", 0, 6, seed=1)))
+    assert "reverse_string" in {c.name for c in tfds.builder_cls("sequence_reversal").BUILDER_CONFIGS}

@@ -30,6 +30,9 @@ _NO_DUMMY_DATA = tempfile.mkdtemp(prefix="seqtasks_no_dummy_data_")
 
 
 class ReberGrammarBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    # Short lengths (fewer than 1,024 distinct sequences) are shared by every split by design;
+    # held-out lengths are checked for disjointness in the tests below.
+    OVERLAPPING_SPLITS = ["train", "validation", "test"]
     DATASET_CLASS = tfds_builders.BUILDERS["reber_grammar"]
     BUILDER_CONFIG_NAMES_TO_TEST = [TINY_REBER]
     SPLITS = SMALL_SIZES
@@ -37,6 +40,9 @@ class ReberGrammarBuilderTest(tfds.testing.DatasetBuilderTestCase):
 
 
 class SequenceReversalBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    # Short lengths (fewer than 1,024 distinct sequences) are shared by every split by design;
+    # held-out lengths are checked for disjointness in the tests below.
+    OVERLAPPING_SPLITS = ["train", "validation", "test"]
     DATASET_CLASS = tfds_builders.BUILDERS["sequence_reversal"]
     BUILDER_CONFIG_NAMES_TO_TEST = [TINY_REVERSAL]
     SPLITS = SMALL_SIZES
@@ -123,8 +129,18 @@ def test_tfds_load_reber_embedded_sizes_fields_and_canonical_order(embedded_rebe
 
 
 def test_tfds_load_reber_splits_disjoint_and_test_long_longer(embedded_reber):
+    """Strings of held-out lengths never occur in two splits (shared lengths may: see the task page)."""
     splits, _, _ = embedded_reber
-    strings = {split: {ex["text"] for ex in examples} for split, examples in splits.items()}
+    task = seqtasks.make("reber_grammar/embedded")
+    held = {
+        split: {int(L) for L, h in zip(task.length_strata(split).lengths, task.length_strata(split).held_out) if h}
+        for split in splits
+    }
+    strings = {
+        split: {ex["text"] for ex in examples if split == "test_long" or len(ex["text"]) in held[split]}
+        for split, examples in splits.items()
+    }
+    assert strings["test"] and strings["validation"]
     names = sorted(strings)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
@@ -176,7 +192,15 @@ def test_tfds_load_variable_length_splits(builder_config, task_name, tmp_path):
     assert set(splits) == {"train", "validation", "test", "test_long"}
     expected_sizes = {s: builder_config.preset.split_sizes[s] or task.natural_size(s) for s in splits}
     assert {s: len(v) for s, v in splits.items()} == expected_sizes
-    contents = {s: {tuple(ex[field].tolist()) for ex in v} for s, v in splits.items()}
+    strata = {s: task.length_strata(s) for s in splits} if task.length_strata("train") else None
+
+    def held_out(split: str, example) -> bool:  # char_to_vector has no shared lengths: every word is held out
+        if strata is None:
+            return True
+        return split == "test_long" or bool(strata[split].held_out[list(strata[split].lengths).index(len(example[field]))])
+
+    contents = {s: {tuple(ex[field].tolist()) for ex in v if held_out(s, ex)} for s, v in splits.items()}
+    assert all(contents.values())
     for a in contents:
         for b in contents:
             if a < b:
@@ -192,14 +216,14 @@ def test_tfds_load_variable_length_splits(builder_config, task_name, tmp_path):
 
 
 def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
-    original = tfds_builders.examples_in_range
+    original = tfds_builders.serialized_examples_in_range
 
-    def failing_on_test_split(example_range, task_cls, config, split):
+    def failing_on_test_split(example_range, task_cls, config, split, specs):
         if split == "test":
             raise KeyboardInterrupt("simulated interruption")
-        yield from original(example_range, task_cls, config, split)
+        return original(example_range, task_cls, config, split, specs)
 
-    monkeypatch.setattr(tfds_builders, "examples_in_range", failing_on_test_split)
+    monkeypatch.setattr(tfds_builders, "serialized_examples_in_range", failing_on_test_split)
     builder = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
     with pytest.raises(KeyboardInterrupt):
         builder.download_and_prepare()
@@ -211,7 +235,7 @@ def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="not found|prepare"):
         tfds.load("sequence_reversal", split="train", data_dir=tmp_path, download=False,
                   builder_kwargs={"config": TINY_REVERSAL})
-    monkeypatch.setattr(tfds_builders, "examples_in_range", original)
+    monkeypatch.setattr(tfds_builders, "serialized_examples_in_range", original)
     fresh.download_and_prepare()
     assert fresh.is_prepared() and fresh.info.splits["test"].num_examples == SMALL_SIZES["test"]
 
@@ -242,13 +266,19 @@ def test_two_builds_in_two_processes_give_identical_files(tmp_path):
 @pytest.mark.beam
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("apache_beam") is None, reason="needs apache-beam (the beam extra)")
-def test_beam_direct_runner_build_equals_plain_build(tmp_path):
+@pytest.mark.parametrize(
+    "runner_flags",
+    [[], ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]],
+    ids=["in_process", "two_worker_processes"],
+)
+def test_beam_direct_runner_build_equals_plain_build(tmp_path, runner_flags):
+    """Beam's DirectRunner, in process or with two worker processes, writes the plain build's record files."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     plain = tfds.builder("reber_grammar", config=TINY_REBER, data_dir=tmp_path / "plain")
     plain.download_and_prepare()
     beam = tfds.builder("reber_grammar", config=TINY_REBER, data_dir=tmp_path / "beam")
-    options = PipelineOptions(["--runner=DirectRunner"])
+    options = PipelineOptions(["--runner=DirectRunner", *runner_flags])
     beam.download_and_prepare(download_config=tfds.download.DownloadConfig(beam_options=options))
     assert beam._beam_requested and not plain._beam_requested  # the Beam path really ran
     for split in plain.info.splits:
@@ -264,3 +294,50 @@ def test_beam_direct_runner_build_equals_plain_build(tmp_path):
     beam_files = file_digests(tmp_path / "beam" / version_dir)
     shards = {name for name in plain_files if ".tfrecord-" in name}
     assert shards and {name: plain_files[name] for name in shards} == {name: beam_files[name] for name in shards}
+
+
+@pytest.mark.parametrize(
+    "builder_config, task_name",
+    [(TINY_REBER, "reber_grammar"), (TINY_REVERSAL, "sequence_reversal"), (TINY_CHAR_TO_VECTOR, "char_to_vector"),
+     (TINY_RANDOM_LABELS, "random_labels")],
+    ids=["reber_grammar", "sequence_reversal", "char_to_vector", "random_labels"],
+)
+def test_build_from_arrays_writes_the_files_of_tfds_encoding(builder_config, task_name, tmp_path, monkeypatch):
+    """The plain build (records serialized from the arrays) writes the files of tfds's per-example path."""
+    from_arrays = tfds.builder(task_name, config=builder_config, data_dir=tmp_path / "arrays")
+    from_arrays.download_and_prepare()
+    monkeypatch.setattr(tfds_builders, "WRITE_FROM_ARRAYS", False)  # tfds's feature encoding, as Beam builds do
+    through_tfds = tfds.builder(task_name, config=builder_config, data_dir=tmp_path / "tfds")
+    through_tfds.download_and_prepare()
+    arrays_files, tfds_files = file_digests(Path(from_arrays.data_dir)), file_digests(Path(through_tfds.data_dir))
+    assert any(".tfrecord-" in name for name in arrays_files)
+    assert arrays_files == tfds_files  # records, shard lengths and split sizes (dataset_info.json)
+
+
+@pytest.mark.slow
+def test_rerun_after_a_killed_build_removes_its_incomplete_folder(tmp_path):
+    """A build killed mid-way leaves tfds's incomplete.* folder; the successful rerun removes it."""
+    tests_dir = Path(__file__).resolve().parent
+    code = (
+        "import os, signal, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "import tensorflow_datasets as tfds, seqtasks\n"
+        "from seqtasks import tfds_builders\n"
+        "from tfds_helpers import TINY_REVERSAL\n"
+        "original = tfds_builders.serialized_examples_in_range\n"
+        "def killed_on_test(example_range, task_cls, config, split, specs):\n"
+        "    if split == 'test':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return original(example_range, task_cls, config, split, specs)\n"
+        "tfds_builders.serialized_examples_in_range = killed_on_test\n"
+        "tfds.builder('sequence_reversal', config=TINY_REVERSAL, data_dir=sys.argv[3]).download_and_prepare()\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", code, str(tests_dir.parent), str(tests_dir), str(tmp_path)], capture_output=True, text=True
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    config_dir = tmp_path / "sequence_reversal" / TINY_REVERSAL.name
+    assert [p.name for p in config_dir.iterdir() if p.name.startswith("incomplete.")]  # what a killed build leaves
+    builder = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
+    builder.download_and_prepare()
+    assert builder.is_prepared()
+    assert sorted(p.name for p in config_dir.iterdir()) == [Path(builder.data_dir).name]

@@ -24,6 +24,16 @@ TINY_REVERSAL = builder_config_for(
            "Tiny variable-length reversal config for tests."),
     "1.0.0",
 )
+TINY_READ_THEN_WRITE = builder_config_for(
+    Preset(
+        "tiny_read_then_write",
+        ReversalConfig(vocab_size=2, min_length=1, max_length=8, long_max_length=12, layout="read_then_write",
+                       test_long_lengths="each"),
+        {"train": 40, "validation": 10, "test": 10, "test_long": 8},
+        "Tiny read-then-write reversal config for tests (the layout of reverse_string).",
+    ),
+    "2.0.0",
+)
 TINY_CHAR_TO_VECTOR_CONFIG = CharToVectorConfig(dim=8, vocab_size=300, max_word_length=8, long_max_word_length=12)
 TINY_CHAR_TO_VECTOR = builder_config_for(
     Preset("tiny_d8", TINY_CHAR_TO_VECTOR_CONFIG, dict.fromkeys(SMALL_SIZES), "Tiny char_to_vector config for tests."),
