@@ -80,7 +80,7 @@ CURVES: tuple[Curve, ...] = (
 def score_of(result: dict[str, Any], curve: Curve) -> float:
     """The plotted score of one training run."""
     if curve.score_split == "train":
-        entropy = result.get("label_entropy", 0.0)
+        entropy = result["final"]["test"]["label_entropy"]  # the population floor, which the task reports
         return float(result["final_train_loss"]) - float(entropy)
     return float(result["final"][curve.score_split][curve.score_key])
 
