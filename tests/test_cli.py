@@ -10,7 +10,7 @@ import pytest
 
 import seqtasks
 from seqtasks.cli import main
-from cli_helpers import one_error_line
+from cli_helpers import one_error_line, read_only_folder, skip_as_root
 
 
 def test_list_and_show(capsys):
@@ -74,17 +74,12 @@ def test_export_under_a_path_whose_parent_is_a_file(tmp_path, capsys, below):
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+@skip_as_root
 def test_export_into_a_read_only_folder(tmp_path, capsys):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
+    with read_only_folder(tmp_path) as folder:
         assert main(_export(folder / "x.jsonl")) == 1
         one_error_line(capsys, "invalid --out=", "permission denied")
         assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o755)
 
 
 def test_export_into_a_folder_it_may_not_write(tmp_path, capsys, monkeypatch):

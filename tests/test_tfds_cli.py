@@ -12,7 +12,7 @@ import pytest
 
 from seqtasks.cli import main
 from seqtasks.registry import task_class
-from cli_helpers import one_error_line
+from cli_helpers import one_error_line, read_only_folder, skip_as_root
 
 REPO = Path(__file__).resolve().parents[1]
 REBER_VERSION = task_class("reber_grammar").version  # the tfds VERSION of its builder
@@ -87,16 +87,11 @@ def test_seqtasks_build_into_a_data_dir_it_may_not_write(tmp_path, capsys, monke
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+@skip_as_root
 def test_seqtasks_build_into_a_read_only_data_dir(tmp_path, capsys):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
+    with read_only_folder(tmp_path) as folder:
         assert main(["build", "reber_grammar/embedded", "--data_dir", str(folder)]) == 1
         one_error_line(capsys, "--data_dir=", "permission denied")
-    finally:
-        folder.chmod(0o755)
 
 
 def test_seqtasks_build_reports_a_file_error_while_writing(tmp_path, capsys, monkeypatch):
