@@ -28,6 +28,7 @@ import csv
 import dataclasses
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,7 +424,7 @@ def _plot_length_curve(
         axis.axhline(ceiling, color="grey", linestyle="--", linewidth=1, label=f"ceiling {ceiling:.3f}")
     axis.set_xlabel("length")
     axis.set_ylabel(metric)
-    axis.set_title(title, fontsize=9)
+    axis.set_title(textwrap.fill(title, 90), fontsize=9)  # long recipe names wrap instead of running off
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
