@@ -40,12 +40,12 @@ def recipe_name(task_name: str, model: str) -> str:
     if model not in MODEL_KINDS:
         raise ValueError(f"invalid model={model!r}; allowed: one of " + ", ".join(MODEL_KINDS))
     task_class(task_name.partition("/")[0])  # raises for an unregistered task, naming the registered ones
-    if task_name in _config_recipe_tasks():
+    if task_name in config_recipe_tasks():
         return f"stable_{model}_{task_name.replace('/', '.')}"
     return f"stable_{model}_{task_name.partition('/')[0]}"
 
 
-def _config_recipe_tasks() -> tuple[str, ...]:
+def config_recipe_tasks() -> tuple[str, ...]:
     """The ``task/config`` names with settings of their own (``"configs"`` in a task's settings)."""
     return tuple(f"{task}/{config}" for task, settings in _TASK_SETTINGS.items() for config in settings.get("configs", {}))
 
@@ -210,7 +210,7 @@ def stable_settings(task_name: str) -> dict[str, Any]:
     """The stable recipe's settings for a task (its tuned ones, else the defaults on its default
     preset) or for a ``task/config`` with settings of its own (merged over its task's)."""
     family, _, config = task_name.partition("/")
-    if task_name in _config_recipe_tasks():
+    if task_name in config_recipe_tasks():
         base = {key: value for key, value in stable_settings(family).items() if key != "configs"}
         return {**base, **_TASK_SETTINGS[family]["configs"][config], "task": task_name}
     settings = _TASK_SETTINGS.get(task_name)
@@ -249,7 +249,7 @@ def register_stable_recipes() -> None:
     """Registers ``stable_<model>_<task>`` for every registered task that has none yet."""
     from baselines.recipes import _RECIPES
 
-    for task_name in [*list_tasks(), *_config_recipe_tasks()]:
+    for task_name in [*list_tasks(), *config_recipe_tasks()]:
         for model in MODEL_KINDS:
             if recipe_name(task_name, model) not in _RECIPES:
                 register_recipe(_stable_recipe(task_name, model))

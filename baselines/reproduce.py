@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.models import MODEL_KINDS, recipe_name
+from baselines.models import MODEL_KINDS, config_recipe_tasks, recipe_name
 from baselines.recipes import get_recipe
 from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
 from seqtasks.registry import get_preset, list_tasks, make
@@ -325,7 +325,7 @@ def write_reports(
         lines += ["", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]
-        figure = figures_dir / f"{prefix}{task}.png"
+        figure = figures_dir / f"{prefix}{task.replace('/', '-')}.png"
         if plot_task(task, shown, results, figure):
             lines += ["", f"![{task}](figures/{figure.name})"]
         lines.append("")
@@ -357,7 +357,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``reproduce`` command's flags."""
     parser.add_argument("--quick", action="store_true", help="small sizes and few epochs: minutes on 2 CPU cores")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: 2 with --quick, else 5)")
-    parser.add_argument("--tasks", nargs="+", choices=list_tasks(), default=list_tasks())
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=[*list_tasks(), *config_recipe_tasks()],
+        default=list_tasks(),
+        help="tasks (each on its recipe's default config), or task/config names that have recipes of their own",
+    )
     parser.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS))
     parser.add_argument("--output", default="docs/results.md", help="markdown file; .tex and figures/ go next to it")
     parser.add_argument("--runs-dir", default=None, help="per-run outputs (default runs/reproduce[-quick])")

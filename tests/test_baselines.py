@@ -332,3 +332,13 @@ def test_a_config_with_its_own_protocol_has_its_own_recipe():
     assert own.fresh_data and own.batch_size == 128 and own.extra["train_size"] == 64_000
     shared = get_recipe(recipe_name("sequence_reversal/len1to40_vocab2", "lstm"))
     assert shared.name == "stable_lstm_sequence_reversal" and not shared.fresh_data
+
+
+def test_reproduce_accepts_configs_with_recipes_of_their_own():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    reproduce.add_arguments(parser)
+    assert parser.parse_args(["--tasks", "sequence_reversal/reverse_string"]).tasks == ["sequence_reversal/reverse_string"]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--tasks", "sequence_reversal/len5_vocab10"])  # no recipe of its own: use the task
