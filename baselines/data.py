@@ -124,7 +124,7 @@ def encode(
 
 def length_range(task: Task, batch: Mapping[str, np.ndarray]) -> tuple[int, int] | None:
     """Inclusive range of the examples' lengths (``None``: the task's examples have no length)."""
-    lengths = task.example_lengths(batch)
+    lengths = task.content_lengths(batch)
     if lengths is None or len(lengths) == 0:
         return None
     return int(np.min(lengths)), int(np.max(lengths))

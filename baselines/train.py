@@ -493,7 +493,7 @@ def train(
     for split, arrays in eval_arrays.items():
         predictions = predict(model, arrays)
         final[split] = score(the_task, model, arrays, target, predictions)
-        if "test_long" in eval_arrays and split != "validation" and the_task.example_lengths(arrays.batch) is not None:
+        if "test_long" in eval_arrays and split != "validation" and the_task.content_lengths(arrays.batch) is not None:
             length_reports.append(task_metrics.length_report(the_task, arrays.batch, predictions, split=split, target=target))
     history = _read_history(history_path)
     state = run_state.state

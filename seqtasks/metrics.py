@@ -298,7 +298,7 @@ def length_report(
     Raises:
         ValueError: The task has no per-example length.
     """
-    lengths = task.example_lengths(batch)
+    lengths = task.content_lengths(batch)
     if lengths is None:
         raise ValueError(f"{task.name}: invalid task for length_report; allowed: a task whose examples have a length")
     lengths = np.asarray(lengths).reshape(-1)

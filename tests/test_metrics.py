@@ -199,7 +199,7 @@ def test_random_labels_loss_at_base_rate_equals_entropy():
     nan_result = task.evaluate(batch, broken)
     assert nan_result["finite_fraction"] == 0.75 and math.isnan(nan_result["loss"])
     assert task.ceiling() == {"auc": 0.5, "loss": pytest.approx(task.label_entropy()), "accuracy": 27 / 32}
-    assert task.example_lengths(batch) is None
+    assert task.content_lengths(batch) is None
 
 
 def test_evaluate_rejects_what_is_no_task():

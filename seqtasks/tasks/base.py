@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 
 from seqtasks import _random
-from seqtasks.config import TaskConfig
+from seqtasks.config import TaskConfig, short_repr
 
 ConfigT = TypeVar("ConfigT", bound=TaskConfig)
 
@@ -217,13 +217,14 @@ class Task(abc.ABC, Generic[ConfigT]):
         strata = self.length_strata(split)
         return None if strata is None else int(strata.lengths.max())
 
-    def content_lengths(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Each example's length in the sense of :meth:`length_strata` and of per-length reports.
+    def content_lengths(self, batch: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """Each example's length in the sense of :meth:`length_strata`, by which per-length reports group.
 
         The number of steps (``batch["length"]``) unless a layout adds steps, as
-        the read-then-write reversal does (twice the string length).
+        the read-then-write reversal does (twice the string length); ``None`` when
+        the examples have no length.
         """
-        return np.asarray(batch["length"])
+        return np.asarray(batch["length"]) if "length" in batch else None
 
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float | None:
         """Lowest mean training loss a correct model can reach on ``batch``, if known."""
@@ -277,7 +278,7 @@ class Task(abc.ABC, Generic[ConfigT]):
             A :class:`Batch` of ``n`` examples.
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"{self.name}: invalid n={_short_repr(n)}; allowed: an integer >= 0")
+            raise ValueError(f"{self.name}: invalid n={short_repr(n)}; allowed: an integer >= 0")
         self._check_request(split, 0, int(n), seed, stop_name="n")
         return self.generate(split, 0, int(n), seed)
 
@@ -335,17 +336,17 @@ class Task(abc.ABC, Generic[ConfigT]):
         """
         self._check_split(split)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"{self.name}: invalid seed={_short_repr(seed)}; allowed: an integer >= 0")
+            raise ValueError(f"{self.name}: invalid seed={short_repr(seed)}; allowed: an integer >= 0")
         for parameter, value in (("start", start), (stop_name, stop)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{self.name}: invalid {parameter}={_short_repr(value)}; allowed: an integer >= 0")
+                raise ValueError(f"{self.name}: invalid {parameter}={short_repr(value)}; allowed: an integer >= 0")
             if value > _MAX_INDEX:
                 raise ValueError(
-                    f"{self.name}: invalid {parameter}={_short_repr(value)}; allowed: an integer in [0, 2**63 - 1]"
+                    f"{self.name}: invalid {parameter}={short_repr(value)}; allowed: an integer in [0, 2**63 - 1]"
                 )
         if not (0 <= start <= stop):
             raise ValueError(
-                f"{self.name}: invalid range start={_short_repr(start)}, stop={_short_repr(stop)}; "
+                f"{self.name}: invalid range start={short_repr(start)}, stop={short_repr(stop)}; "
                 "allowed: 0 <= start <= stop"
             )
         self._check_memory(split, int(stop) - int(start), stop_name, stop)
@@ -406,7 +407,7 @@ class Task(abc.ABC, Generic[ConfigT]):
             return
         lower = " or ".join((parameter, *self.memory_parameters(split)))
         raise ValueError(
-            f"{self.name}: invalid {parameter}={_short_repr(value)} for split {split!r}: {count:,} examples need "
+            f"{self.name}: invalid {parameter}={short_repr(value)} for split {split!r}: {count:,} examples need "
             f"about {format_bytes(needed)}, over the memory budget of "
             f"{format_bytes(budget)}; allowed: at most {self.max_examples(split):,} examples per call at this "
             f"config (lower {lower}, generate in slices, or raise {MEMORY_BUDGET_ENV})"
@@ -520,11 +521,6 @@ class Task(abc.ABC, Generic[ConfigT]):
             columns.append(ReportColumn(f"test_long {headline}", headline, "test_long"))
         return tuple(columns)
 
-    def example_lengths(self, batch: Mapping[str, np.ndarray]) -> np.ndarray | None:
-        """The length by which examples are grouped in per-length reports: :meth:`content_lengths`
-        (``None``: the examples have no length)."""
-        return self.content_lengths(batch) if "length" in batch else None
-
     def length_metric(self, target: str | None = None) -> str:
         """The metric of the per-length curve; its mean over lengths is the length-generalisation score."""
         return self.headline_metric(target)
@@ -556,12 +552,6 @@ class Task(abc.ABC, Generic[ConfigT]):
 
 
 _MAX_INDEX = 2**63 - 1  # example indices are int64
-
-
-def _short_repr(value: Any) -> str:
-    from seqtasks.config import short_repr
-
-    return short_repr(value)
 
 
 def _row_bytes(
