@@ -137,6 +137,14 @@ class StreamBatches(keras.utils.PyDataset):
     ``[i * batch_size, (i + 1) * batch_size)`` of the ``train`` split for the data
     seed, padded to their own longest sequence, so a resumed epoch sees the
     same batches. Examples are generated a generator block at a time.
+
+    With ``length_grouped``, the examples of each chunk of :attr:`batches_per_chunk`
+    updates are the same, but sorted by length before they are cut into batches,
+    and the batches of a chunk are taken in an order keyed by ``(seed, chunk)``:
+    every batch holds (nearly) one length, as in Deletang et al. (2023), whose
+    training loop draws one length per batch, and is padded only to its own
+    longest sequence (about half the steps of a mixed batch on uniform lengths).
+    Every example of the stream is still trained on exactly once.
     """
 
     def __init__(
@@ -148,18 +156,29 @@ class StreamBatches(keras.utils.PyDataset):
         inputs: str = "one_hot",
         target: str | None = None,
         one_hot_targets: bool = False,
+        length_grouped: bool = False,
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1")
+        if length_grouped not in (False, True) or (length_grouped and task.content_lengths(
+            task.generate("train", 0, 1, seed=0)) is None):
+            raise ValueError(f"invalid length_grouped={length_grouped!r}; allowed: True only for a task whose examples have lengths")
         self.task, self.batch_size, self.steps_per_epoch, self.seed = task, batch_size, steps_per_epoch, int(seed)
         self.inputs, self.target, self.one_hot_targets = inputs, target, one_hot_targets
+        self.length_grouped = length_grouped
         self.epoch = 0
-        self.width = task.max_steps("train") if task.sequence_fields else None
-        """Steps every batch is padded to (the longest training example the task allows)."""
-        # As seqtasks.stream: several batches per generate call, a whole generator block at least.
-        self.batches_per_chunk = max(1, -(-max(task.block_size, 256) // batch_size))
+        self.width = task.max_steps("train") if task.sequence_fields and not length_grouped else None
+        """Steps every batch is padded to (the longest training example the task allows);
+        ``None``: each batch keeps its own width (length-grouped batches)."""
+        # As seqtasks.stream: several batches per generate call, a whole generator block at least;
+        # length-grouped chunks hold about one batch per length the training split has.
+        chunk_examples = max(task.block_size, 256)
+        strata = task.length_strata("train") if length_grouped else None
+        if strata is not None:
+            chunk_examples = max(chunk_examples, len(strata.lengths) * batch_size)
+        self.batches_per_chunk = max(1, -(-chunk_examples // batch_size))
         self._chunk: tuple[int, dict[str, np.ndarray]] | None = None
         self._lock = threading.Lock()
 
@@ -180,8 +199,29 @@ class StreamBatches(keras.utils.PyDataset):
             if self._chunk is None or self._chunk[0] != chunk:
                 first = chunk * self.batches_per_chunk * self.batch_size
                 size = self.batches_per_chunk * self.batch_size
-                self._chunk = (chunk, self.task.generate("train", first, first + size, self.seed))
+                examples = self.task.generate("train", first, first + size, self.seed)
+                if self.length_grouped:
+                    examples = self._grouped(chunk, examples)
+                self._chunk = (chunk, examples)
             return self._chunk[1]
+
+    def _grouped(self, chunk: int, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A chunk's examples sorted by length, its batches in an order keyed by ``(seed, chunk)``.
+
+        Keras reads the input signature of a ``PyDataset`` from its first two batches,
+        so updates 0 and 1 are made to differ in width: the time axis is then ``None``
+        and batches of any width follow.
+        """
+        lengths = np.asarray(self.task.content_lengths(examples))
+        by_length = np.argsort(lengths, kind="stable").reshape(self.batches_per_chunk, self.batch_size)
+        order = np.random.default_rng([self.seed, int(chunk), 0x1E96]).permutation(self.batches_per_chunk)
+        if chunk == 0 and self.batches_per_chunk > 1:
+            widths = lengths[by_length[order]].max(axis=1)
+            other = np.flatnonzero(widths != widths[0])
+            if len(other):
+                order[[1, other[0]]] = order[[other[0], 1]]
+        rows = by_length[order].reshape(-1)
+        return {key: np.asarray(value)[rows] for key, value in examples.items()}
 
     def examples(self, update: int) -> dict[str, np.ndarray]:
         """The raw examples of update ``update`` (counted from the first update of the run)."""

@@ -37,6 +37,8 @@ class Recipe:
             and ``reproduce`` leaves them out of the tables, with the reason.
         fresh_data: Train on fresh examples every update (``seqtasks.stream``) instead of
             epochs over the published ``train`` split; scoring stays on the published splits.
+        length_grouped: With ``fresh_data``, batch examples of (nearly) one length, as the
+            training loop of Deletang et al. (2023) does (:class:`baselines.data.StreamBatches`).
         extra: Free-form settings (for example a learning rate) recorded in ``metrics.json``.
     """
 
@@ -51,6 +53,7 @@ class Recipe:
     stateful: bool = False
     bidirectional: bool = False
     fresh_data: bool = False
+    length_grouped: bool = False
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.models import MODEL_KINDS, config_recipe_tasks, recipe_name
+from baselines.models import MODEL_KINDS, config_recipe_tasks, protocol_exclusion, recipe_name, stable_settings
 from baselines.recipes import get_recipe
 from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
 from seqtasks.registry import get_preset, list_tasks, make
@@ -47,14 +47,17 @@ def task_of_run(run: Mapping[str, Any]) -> Task:
 
 
 def excluded_models(tasks: Sequence[str], models: Sequence[str]) -> dict[tuple[str, str], str]:
-    """``{(task, model): reason}`` for the stable models that are no valid baseline on a task's view."""
+    """``{(task, model): reason}`` for the stable models a task's table leaves out: those that are no
+    valid baseline on its view, and those its protocol does not compare (``models`` in its settings)."""
     out = {}
     for task in tasks:
         for model in models:
             recipe = get_recipe(recipe_name(task, model))
             reason = make(recipe.task).bidirectional_leak(recipe.target) if recipe.bidirectional else None
             if reason:
-                out[(task, model)] = reason
+                out[(task, model)] = f"no valid baseline here ({reason})"
+            elif protocol_exclusion(task, model):
+                out[(task, model)] = f"not in the protocol ({protocol_exclusion(task, model)})"
     return out
 
 
@@ -88,10 +91,50 @@ def _escape_latex(text: str) -> str:
     return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
 
 
+DEFAULT_SEEDS = 5
+QUICK_SEEDS = 2
+
+
+def seeds_of(task: str, seeds: int | None = None, quick: bool = False) -> int:
+    """Seeds per cell on ``task``: ``seeds`` when given, else 2 with ``--quick``, else the task's
+    own number (``"seeds"`` in its settings: 10 on embedded Reber, as 1997's Table 1) or 5."""
+    if seeds is not None:
+        return seeds
+    return QUICK_SEEDS if quick else int(stable_settings(task).get("seeds", DEFAULT_SEEDS))
+
+
+def stale_reason(
+    run: Mapping[str, Any], recipe: Any, quick: bool, train_options: Mapping[str, Any] | None = None
+) -> str | None:
+    """Why a finished run's ``metrics.json`` cannot stand for ``recipe`` now (``None``: it can be reused)."""
+    from baselines.train import _jsonable
+
+    train_options = dict(train_options or {})
+    if bool(run.get("quick")) != bool(quick):
+        return "trained with another --quick setting"
+    if run.get("recipe_settings") != _jsonable(dict(recipe.extra)):
+        return "trained with other recipe settings"
+    quick_settings = dict(recipe.extra.get("quick", {})) if quick else {}
+    epochs = train_options.get("epochs") or quick_settings.get("epochs") or recipe.epochs
+    if run.get("epochs") != epochs:
+        return f"trained for {run.get('epochs')} epochs, the recipe now takes {epochs}"
+    if "train_size" in train_options and run.get("train_size") != train_options["train_size"]:
+        return "trained on another number of examples"
+    sizes = run.get("eval_sizes", {}).values()
+    if "eval_size" in train_options and any(size > train_options["eval_size"] for size in sizes):
+        return "scored on more examples than --eval-size"
+    splits = run.get("protocol", {}).get("evaluation", {}).get("splits", {})
+    if not quick and "eval_size" not in train_options and not all(info["complete"] for info in splits.values()):
+        return "scored on part of the published splits"
+    if "cpu_time_s" not in run:
+        return "recorded before runs recorded their CPU time"
+    return None
+
+
 def run_grid(
     tasks: Sequence[str],
     models: Sequence[str],
-    seeds: int,
+    seeds: int | None,
     quick: bool,
     runs_dir: Path,
     fresh: bool,
@@ -104,7 +147,7 @@ def run_grid(
     Args:
         tasks: Task names (each trains on its recipe's default config).
         models: Model kinds.
-        seeds: Seeds per cell (``0 .. seeds - 1``).
+        seeds: Seeds per cell (``0 .. seeds - 1``); ``None``: each task's own (:func:`seeds_of`).
         quick: Use each recipe's quick settings.
         runs_dir: Parent of the per-run output directories.
         fresh: Retrain runs that already finished.
@@ -134,7 +177,7 @@ def run_grid(
         for task in tasks
         for model in models
         if (task, model) not in excluded
-        for seed in range(seeds)
+        for seed in range(seeds_of(task, seeds))
     ]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -145,9 +188,12 @@ def run_grid(
             data_seed = seed if vary_data else 0
             out = runs_dir / task / model / (f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}")
             metrics_path = out / "metrics.json"
+            run = None
             if metrics_path.exists() and not fresh and not (out / "backup").exists():
                 run = json.loads(metrics_path.read_text())
-            else:
+                if stale_reason(run, get_recipe(recipe_name(task, model)), quick, train_options):
+                    run = None  # trained with other settings: train again
+            if run is None:
                 run = train(
                     recipe_name(task, model),
                     seed=seed,
@@ -294,7 +340,8 @@ def write_reports(
         command,
         "```",
         "",
-        f"- grid: {len(tasks)} task(s) x {len(models)} model(s) x {seeds} seed(s) (seeds 0..{seeds - 1}); {mode}",
+        f"- grid: {len(tasks)} task(s) x {len(models)} model(s); seeds per cell: "
+        + ", ".join(f"{task} {seeds_of(task, seeds, quick)}" for task in tasks) + f"; {mode}",
         f"- run time: {sum(run['wall_time_s'] for runs in results.values() for run in runs) / 60:.1f} min summed over"
         f" the runs; this invocation took {wall_seconds / 60:.1f} min (runs finished earlier are reused unless"
         " `--fresh`)",
@@ -321,7 +368,7 @@ def write_reports(
         for model in models:
             if (task, model) in excluded:
                 reasons.setdefault(excluded[(task, model)], []).append(model)
-        lines += [f"- not shown: {', '.join(names)}: no valid baseline here ({reason})" for reason, names in reasons.items()]
+        lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
         lines += ["", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -333,7 +380,7 @@ def write_reports(
             "\\begin{table}[t]",
             "\\centering",
             f"\\caption{{Stable recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} "
-            f"(mean $\\pm$ std over {seeds} seeds{', quick grid' if quick else ''}).}}",
+            f"(mean $\\pm$ std over {seeds_of(task, seeds, quick)} seeds{', quick grid' if quick else ''}).}}",
             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
             "\\hline",
             " & ".join(_escape_latex(cell) for cell in header) + " \\\\",
@@ -356,12 +403,12 @@ def write_reports(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``reproduce`` command's flags."""
     parser.add_argument("--quick", action="store_true", help="small sizes and few epochs: minutes on 2 CPU cores")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: 2 with --quick, else 5)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: 2 with --quick, else each task's own: 10 on embedded Reber, 5 elsewhere)")
     parser.add_argument(
         "--tasks",
         nargs="+",
         choices=[*list_tasks(), *config_recipe_tasks()],
-        default=list_tasks(),
+        default=[*list_tasks(), *config_recipe_tasks()],
         help="tasks (each on its recipe's default config), or task/config names that have recipes of their own",
     )
     parser.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS))
@@ -381,8 +428,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace, command: str) -> int:
     """Runs the grid from parsed flags and writes the reports."""
-    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
-    if seeds < 1:
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else None)
+    if seeds is not None and seeds < 1:
         raise ValueError(f"invalid seeds={seeds!r}; allowed: an integer >= 1")
     runs_dir = Path(args.runs_dir or ("runs/reproduce-quick" if args.quick else "runs/reproduce"))
     started = time.perf_counter()

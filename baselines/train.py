@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.metadata
 import json
 import math
 import os
@@ -78,32 +77,43 @@ def make_strategy(name: str):
 
 
 def environment_versions() -> dict[str, str]:
-    """Versions of the software that produced a result."""
-    import keras
-    import tensorflow as tf
+    """Versions of the software that produced a result (:func:`seqtasks.environment.software_versions`)."""
+    from seqtasks.environment import software_versions
 
-    import seqtasks
+    return software_versions()
 
-    versions = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "seqtasks": seqtasks.__version__,
-        "platform": platform.platform(),
-    }
-    # Read from the installed metadata: importing tensorflow_datasets here would install its lazy-import
-    # hooks, which break rich's progress display thread.
-    try:
-        versions["tensorflow_datasets"] = importlib.metadata.version("tensorflow-datasets")
-    except importlib.metadata.PackageNotFoundError:
-        versions["tensorflow_datasets"] = "not installed"
-    return versions
+
+def machine_description() -> dict[str, Any]:
+    """The machine a run was trained on, with its accelerators (:func:`seqtasks.environment.machine_description`)."""
+    from seqtasks.environment import machine_description as describe
+
+    return describe(accelerators=True)
 
 
 def predict(model, arrays: SplitArrays, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """The model's outputs on a split, as numpy (compiled once per model, no progress bar)."""
-    return np.asarray(model.predict(arrays.x, batch_size=batch_size, verbose=0))
+    """The model's outputs on a split, as numpy (no progress bar).
+
+    Sequences are predicted in batches of similar length, each cut to its own
+    longest example, then put back in split order and padded to the split's width:
+    the outputs at real steps are those of the padded batch (the models mask
+    padding), at a fraction of the steps when lengths vary.
+    """
+    x = arrays.x
+    lengths = arrays.sample_weight.reshape(len(x), -1)
+    if x.ndim < 3 or lengths.shape[1] != x.shape[1] or len(x) <= batch_size:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    # The last step with input (one-hot inputs are all zero only at padding) bounds each batch's width.
+    steps = np.where(np.any(x != 0, axis=2), np.arange(1, x.shape[1] + 1), 0).max(axis=1)
+    order = np.argsort(steps, kind="stable")
+    outputs = None
+    for start in range(0, len(x), batch_size):
+        rows = order[start : start + batch_size]
+        width = max(1, int(steps[rows].max()))
+        part = np.asarray(model.predict_on_batch(x[rows, :width]))
+        if outputs is None:
+            outputs = np.zeros((len(x), x.shape[1], *part.shape[2:]), dtype=part.dtype)
+        outputs[rows, :width] = part
+    return outputs
 
 
 def score(
@@ -355,7 +365,7 @@ def train(
     Returns:
         The contents of ``metrics.json``.
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if isinstance(recipe, str):
         recipe = get_recipe(recipe)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -423,7 +433,10 @@ def train(
     train_arrays: SplitArrays | None = None
     if fresh_data:
         steps = -(-train_size // recipe.batch_size)
-        batches = StreamBatches(the_task, recipe.batch_size, steps, data_seed, recipe.inputs, target, one_hot_targets)
+        batches = StreamBatches(
+            the_task, recipe.batch_size, steps, data_seed, recipe.inputs, target, one_hot_targets,
+            length_grouped=recipe.length_grouped,
+        )
         first_training_batch = batches.examples(0)
         train_lengths = length_range(the_task, batches.chunk_examples(0))  # the first updates' lengths
     else:
@@ -537,8 +550,10 @@ def train(
         "nan_report": locator.report if locator is not None else None,
         "floor_check": floor_detector.verdict if floor_detector is not None else None,
         "wall_time_s": time.perf_counter() - started,
+        "cpu_time_s": time.process_time() - cpu_started,
         "train_time_s": state["train_seconds"],
         "versions": environment_versions(),
+        "machine": machine_description(),
         "command": command if command is not None else " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
     }
     # The lowest mean training loss a correct model reaches (None: unknown), e.g. the label entropy.

@@ -19,28 +19,16 @@ def machine_description() -> dict[str, Any]:
     """What the numbers were measured on: CPU model, core count, load, library versions.
 
     Returns:
-        A JSON-serialisable dict.
+        A JSON-serialisable dict (:mod:`seqtasks.environment`).
     """
-    cpu_model = platform.processor() or "unknown"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, timeout=10).stdout
-        for line in lscpu.splitlines():
-            if line.startswith("Model name:"):
-                cpu_model = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    info: dict[str, Any] = {
-        "cpu": cpu_model,
-        "logical_cpus": os.cpu_count(),
-        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-    }
+    from seqtasks.environment import machine_description as describe, software_versions
+
+    info = describe()
+    versions = software_versions()
+    info["python"], info["numpy"] = versions["python"], versions["numpy"]
     for module_name in ("tensorflow", "tensorflow_datasets", "keras"):
-        module = sys.modules.get(module_name)
-        if module is not None:
-            info[module_name] = getattr(module, "__version__", "unknown")
+        if module_name in sys.modules:
+            info[module_name] = versions[module_name]
     return info
 
 
