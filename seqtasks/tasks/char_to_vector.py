@@ -457,18 +457,28 @@ def synthetic_vectors(words: np.ndarray, config: CharToVectorConfig) -> np.ndarr
     return out
 
 
-def _synthetic_vectors_chunk(words: np.ndarray, config: CharToVectorConfig) -> np.ndarray:
-    """:func:`synthetic_vectors` of one chunk of words, all at once."""
-    n, dim = len(words), config.dim
-    salt = _random.salt_words("char_to_vector", config.vocab_seed, dim)
-    word_key, ngram_key = np.uint64(salt[0] << 32 | salt[1]), np.uint64(salt[2] << 32 | salt[3])
+def ngram_occurrences(words: np.ndarray, config: CharToVectorConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The character n-grams of ``<word>`` whose vectors make each word's compositional part.
+
+    Args:
+        words: Unicode array of ``n`` words.
+        config: Supplies the n-gram range and the salt (``vocab_seed``, ``dim``).
+
+    Returns:
+        One ``(valid, keys)`` pair per (n-gram size, start position), in the order
+        the vectors are added: ``valid`` is the ``(n,)`` mask of the words that
+        have an n-gram there, ``keys`` the uint64 key of each such n-gram (its
+        vector is ``_gaussian_rows(keys, dim)``).
+    """
+    n = len(words)
+    salt = _random.salt_words("char_to_vector", config.vocab_seed, config.dim)
+    ngram_key = np.uint64(salt[2] << 32 | salt[3])
     codes = _codes_from_strings(words).astype(np.int64)
     lengths = np.char.str_len(np.asarray(words, dtype=str)).astype(np.int64)
     bounded = np.zeros((n, codes.shape[1] + 2), dtype=np.int64)  # "<" + word + ">"
     bounded[:, 0] = ord("<")
     bounded[:, 1:-1] = codes
     bounded[np.arange(n), lengths + 1] = ord(">")
-    # Each distinct n-gram's vector is computed once, then added in a fixed (size, start) order.
     occurrences = []
     for size in range(config.ngram_min, config.ngram_max + 1):
         for start in range(bounded.shape[1] - size + 1):
@@ -476,6 +486,18 @@ def _synthetic_vectors_chunk(words: np.ndarray, config: CharToVectorConfig) -> n
             if valid.any():
                 hashes = _random.hash_rows(bounded, np.full(n, size), start)
                 occurrences.append((valid, hashes[valid] ^ ngram_key))
+    return occurrences
+
+
+def _synthetic_vectors_chunk(words: np.ndarray, config: CharToVectorConfig) -> np.ndarray:
+    """:func:`synthetic_vectors` of one chunk of words, all at once."""
+    n, dim = len(words), config.dim
+    salt = _random.salt_words("char_to_vector", config.vocab_seed, dim)
+    word_key = np.uint64(salt[0] << 32 | salt[1])
+    codes = _codes_from_strings(words).astype(np.int64)
+    lengths = np.char.str_len(np.asarray(words, dtype=str)).astype(np.int64)
+    # Each distinct n-gram's vector is computed once, then added in a fixed (size, start) order.
+    occurrences = ngram_occurrences(words, config)
     keys, inverse = np.unique(np.concatenate([k for _, k in occurrences]), return_inverse=True)
     ngram_vectors = _gaussian_rows(keys, dim)
     compositional = np.zeros((n, dim))
@@ -487,6 +509,106 @@ def _synthetic_vectors_chunk(words: np.ndarray, config: CharToVectorConfig) -> n
     a = config.compositional_weight
     mixed = math.sqrt(a) * _unit(compositional) + math.sqrt(1.0 - a) * _unit(idiosyncratic)
     return _unit(mixed).astype(np.float32)
+
+
+def ngram_design(
+    words: np.ndarray, config: CharToVectorConfig, vocabulary: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The sparse bag-of-n-grams design matrix of words (the features the compositional part sums).
+
+    Args:
+        words: ``n`` words.
+        config: The task config (n-gram range and salt).
+        vocabulary: Sorted n-gram keys that are the columns (``None``: the words' own).
+
+    Returns:
+        ``(rows, columns, values, vocabulary)``: one entry per n-gram occurrence whose key
+        is in the vocabulary, valued ``1 / sqrt(number of n-grams of the word)`` (each
+        vector is normalised, so a word's n-grams share its unit norm).
+    """
+    occurrences = ngram_occurrences(words, config)
+    rows = np.concatenate([np.flatnonzero(valid) for valid, _ in occurrences])
+    keys = np.concatenate([keys for _, keys in occurrences])
+    if vocabulary is None:
+        vocabulary = np.unique(keys)
+    columns = np.minimum(np.searchsorted(vocabulary, keys), len(vocabulary) - 1)
+    known = vocabulary[columns] == keys
+    per_word = np.bincount(rows, minlength=len(words))
+    values = 1.0 / np.sqrt(per_word[rows])
+    return rows[known], columns[known], values[known], vocabulary
+
+
+def ridge_ngram_weights(
+    words: np.ndarray, vectors: np.ndarray, config: CharToVectorConfig, penalty: float, iterations: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression of vectors on bag-of-n-gram features, by conjugate gradients (numpy only).
+
+    Solves ``(X^T X + penalty * I) W = X^T Y`` column by column at once.
+
+    Args:
+        words: Training words.
+        vectors: Their ``(n, dim)`` vectors.
+        config: The task config.
+        penalty: The ridge penalty, > 0.
+        iterations: Most conjugate-gradient steps (stops earlier at a relative residual of 1e-6).
+
+    Returns:
+        ``(weights, vocabulary)``: one weight vector per training n-gram key.
+    """
+    if not penalty > 0:
+        raise ValueError(f"invalid penalty={penalty!r}; allowed: a number > 0")
+    rows, columns, values, vocabulary = ngram_design(words, config)
+    n, features = len(words), len(vocabulary)
+
+    def gram(v: np.ndarray) -> np.ndarray:  # (X^T X + penalty I) v
+        xv = np.zeros((n, v.shape[1]))
+        np.add.at(xv, rows, values[:, None] * v[columns])
+        out = np.zeros_like(v)
+        np.add.at(out, columns, values[:, None] * xv[rows])
+        return out + penalty * v
+
+    rhs = np.zeros((features, vectors.shape[1]))
+    np.add.at(rhs, columns, values[:, None] * np.asarray(vectors, np.float64)[rows])
+    weights = np.zeros_like(rhs)
+    residual = rhs.copy()
+    direction = residual.copy()
+    norms = (residual * residual).sum(axis=0)
+    stop = 1e-12 * norms
+    for _ in range(iterations):
+        if np.all(norms <= stop):
+            break
+        product = gram(direction)
+        step = norms / np.maximum((direction * product).sum(axis=0), 1e-300)
+        weights += step * direction
+        residual -= step * product
+        new_norms = (residual * residual).sum(axis=0)
+        direction = residual + (new_norms / np.maximum(norms, 1e-300)) * direction
+        norms = new_norms
+    return weights, vocabulary
+
+
+def ngram_predictions(words: np.ndarray, config: CharToVectorConfig, weights: np.ndarray, vocabulary: np.ndarray) -> np.ndarray:
+    """``X W`` for words, with the n-grams outside ``vocabulary`` contributing nothing."""
+    rows, columns, values, _ = ngram_design(words, config, vocabulary)
+    out = np.zeros((len(words), weights.shape[1]))
+    np.add.at(out, rows, values[:, None] * weights[columns])
+    return out
+
+
+def seen_ngram_predictions(words: np.ndarray, training_words: np.ndarray, config: CharToVectorConfig) -> np.ndarray:
+    """Each word's sum of the exact vectors of its n-grams that occur in ``training_words``.
+
+    The oracle that knows every training n-gram's vector and nothing else: its cosine
+    with held-out vectors bounds what any predictor learned from the training words can
+    reach (an unseen n-gram's vector, like the per-word part, is independent of them).
+    """
+    _, _, _, vocabulary = ngram_design(training_words, config)
+    rows, columns, _, _ = ngram_design(words, config, vocabulary)
+    used, inverse = np.unique(columns, return_inverse=True)
+    vectors = _gaussian_rows(vocabulary[used], config.dim)
+    out = np.zeros((len(words), config.dim))
+    np.add.at(out, rows, vectors[inverse])
+    return out
 
 
 @register
