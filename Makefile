@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TF_EXTRA := $(if $(filter x86_64 AMD64,$(shell uname -m)),tf-cpu,tf)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
-.PHONY: demo test test-fast bench reproduce docs docs-tasks clean
+.PHONY: demo test test-fast bench reproduce zoo-evidence docs docs-tasks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/python -m baselines reproduce
+
+# Reruns every failure-zoo run quoted in docs/stability.md on the current dataset version (hours on 2 CPU cores).
+zoo-evidence: $(STAMP)
+	$(BIN)/python -m baselines zoo --all --out docs/stability_runs --figures docs/figures
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

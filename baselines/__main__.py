@@ -1,4 +1,4 @@
-"""``python -m baselines {train,reproduce,recipes}``."""
+"""``python -m baselines {train,reproduce,zoo,recipes}``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,27 +20,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parses the command line and runs a subcommand."""
     parser = argparse.ArgumentParser(prog="python -m baselines", description="Recurrent baselines for seqtasks.")
     commands = parser.add_subparsers(dest="command", required=True)
-    from baselines import reproduce, train
+    from baselines import reproduce, train, zoo_run
 
     train.add_arguments(commands.add_parser("train", help="train one model on one task"))
     reproduce.add_arguments(commands.add_parser("reproduce", help="run the grid and write docs/results.md"))
+    zoo_run.add_arguments(
+        commands.add_parser("zoo", help="run failure-zoo recipes x seeds through train (--all: every thread's evidence)")
+    )
     commands.add_parser("recipes", help="list the registered recipes")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
-        if args.command == "train":
-            return train.run_from_args(args, command=_command(argv))
-        if args.command == "reproduce":
-            return reproduce.run_from_args(args, command=_command(argv))
-        from baselines.recipes import get_recipe, list_recipes
-
-        for name in list_recipes():
-            recipe = get_recipe(name)
-            print(f"{name:40s} {recipe.task:34s} {recipe.description}")
-        return 0
+        with warnings.catch_warnings():
+            # Old zoo recipe names still run; say so on the command line (DeprecationWarning is hidden by default).
+            warnings.filterwarnings("default", message=r"recipe '.*' is deprecated", category=DeprecationWarning)
+            return _run(args, argv)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from baselines import reproduce, train, zoo_run
+
+    if args.command == "train":
+        return train.run_from_args(args, command=_command(argv))
+    if args.command == "reproduce":
+        return reproduce.run_from_args(args, command=_command(argv))
+    if args.command == "zoo":
+        return zoo_run.run_from_args(args, command=_command(argv))
+    from baselines.recipes import aliases, get_recipe, list_recipes
+
+    for name in list_recipes():
+        recipe = get_recipe(name)
+        print(f"{name:40s} {recipe.task:34s} {recipe.description}")
+    for old, new in sorted(aliases().items()):
+        print(f"{old:40s} deprecated alias of {new}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class SplitArrays:
         x: Model inputs.
         y: Targets.
         sample_weight: Per-step or per-example weights (0 at padding).
+        raw_steps: When ``x`` was zero-padded to a fixed width (:func:`pad_split`), the
+            steps of the raw batch, to which per-step predictions are cut back; ``None``: not padded.
     """
 
     split: str
@@ -48,9 +50,56 @@ class SplitArrays:
     x: np.ndarray
     y: np.ndarray
     sample_weight: np.ndarray
+    raw_steps: int | None = None
 
     def __len__(self) -> int:
         return len(self.x)
+
+
+def training_width(task: Task) -> int | None:
+    """Steps of the longest training example a task allows (``None``: its examples are not padded sequences).
+
+    ``task.max_steps("train")`` where the task declares its lengths; else the
+    config's ``max_length`` or ``max_word_length`` for a task with sequence fields.
+    """
+    if not task.sequence_fields:
+        return None
+    steps = task.max_steps("train")
+    if steps is not None:
+        return int(steps)
+    for attribute in ("max_length", "max_word_length"):  # tasks that declare no length strata
+        if getattr(task.config, attribute, None) is not None:
+            return int(getattr(task.config, attribute))
+    return None
+
+
+def pad_split(arrays: SplitArrays, width: int, per_step: bool) -> SplitArrays:
+    """``arrays`` with ``x`` (and per-step ``y`` and ``sample_weight``) zero-padded to ``width`` steps.
+
+    The raw ``batch`` is kept as it is (the task scores it); a split already at least
+    ``width`` steps wide is returned unchanged. Used for recipes trained at one
+    fixed width (``Recipe.fixed_width``).
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"invalid width={width!r}; allowed: an integer >= 1")
+    if arrays.x.ndim < 2 or arrays.x.shape[1] >= width:
+        return arrays
+    steps = int(arrays.x.shape[1])
+    x = _pad_steps(arrays.x, int(width))
+    y, weight = arrays.y, arrays.sample_weight
+    if per_step:
+        y, weight = _pad_steps(y, int(width)), _pad_steps(weight, int(width))
+    return SplitArrays(arrays.split, arrays.batch, x, y, weight, raw_steps=steps)
+
+
+def take_split(arrays: SplitArrays, size: int) -> SplitArrays:
+    """The first ``size`` examples of ``arrays`` (e.g. whole batches for a model with a fixed batch size)."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= len(arrays):
+        raise ValueError(f"invalid size={size!r}; allowed: an integer from 1 to {len(arrays)}")
+    batch = {key: np.asarray(value)[:size] for key, value in arrays.batch.items()}
+    return SplitArrays(
+        arrays.split, batch, arrays.x[:size], arrays.y[:size], arrays.sample_weight[:size], raw_steps=arrays.raw_steps
+    )
 
 
 def preset_split_size(task_name: str, task: Task, split: str) -> int:
@@ -145,6 +194,10 @@ class StreamBatches(keras.utils.PyDataset):
     training loop draws one length per batch, and is padded only to its own
     longest sequence (about half the steps of a mixed batch on uniform lengths).
     Every example of the stream is still trained on exactly once.
+
+    Without length grouping every batch is zero-padded to :attr:`width` steps:
+    ``width`` when given (a fixed-width recipe, :func:`training_width`), else the
+    longest training example the task declares (``task.max_steps("train")``).
     """
 
     def __init__(
@@ -157,6 +210,7 @@ class StreamBatches(keras.utils.PyDataset):
         target: str | None = None,
         one_hot_targets: bool = False,
         length_grouped: bool = False,
+        width: int | None = None,
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch)):
@@ -165,13 +219,17 @@ class StreamBatches(keras.utils.PyDataset):
         if length_grouped not in (False, True) or (length_grouped and task.content_lengths(
             task.generate("train", 0, 1, seed=0)) is None):
             raise ValueError(f"invalid length_grouped={length_grouped!r}; allowed: True only for a task whose examples have lengths")
+        if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1 or length_grouped):
+            raise ValueError(f"invalid width={width!r}; allowed: None, or an integer >= 1 without length_grouped")
         self.task, self.batch_size, self.steps_per_epoch, self.seed = task, batch_size, steps_per_epoch, int(seed)
         self.inputs, self.target, self.one_hot_targets = inputs, target, one_hot_targets
         self.length_grouped = length_grouped
         self.epoch = 0
-        self.width = task.max_steps("train") if task.sequence_fields and not length_grouped else None
-        """Steps every batch is padded to (the longest training example the task allows);
-        ``None``: each batch keeps its own width (length-grouped batches)."""
+        if width is None and task.sequence_fields and not length_grouped:
+            width = task.max_steps("train")
+        self.width = width
+        """Steps every batch is padded to (``width``, by default the longest training example the
+        task allows); ``None``: each batch keeps its own width (length-grouped batches)."""
         # As seqtasks.stream: several batches per generate call, a whole generator block at least;
         # length-grouped chunks hold about one batch per length the training split has.
         chunk_examples = max(task.block_size, 256)

@@ -163,7 +163,7 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
     "sequence_reversal": {
         "task": "sequence_reversal/len5_vocab10",
         "batch_size": 64,
-        "epochs": 10,  # the bidirectional models solve validation by epoch 6; the unidirectional ones plateau
+        "epochs": 10,  # the bidirectional models reverse the test set by epoch 6 to 10; the unidirectional ones plateau
         "units": 64,
         "learning_rate": 3e-3,
         "quick": {"epochs": 2, "train_size": 2048, "eval_size": 256},
@@ -201,7 +201,7 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
     "random_labels": {
         "task": "random_labels/t672_f16",
         "batch_size": 32,
-        "epochs": 5,
+        "epochs": 2,  # 200 updates on fresh data: the loss reaches the label entropy within the first epoch
         "units": 32,
         "learning_rate": 1e-3,
         "fresh_data": True,  # so the final training loss is measured on data the model has not seen

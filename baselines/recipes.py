@@ -10,10 +10,12 @@ Both register here, so ``python -m baselines train --recipe NAME`` runs either.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 _RECIPES: dict[str, "Recipe"] = {}
+_ALIASES: dict[str, str] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Recipe:
     """One training recipe.
 
     Attributes:
-        name: Registry name, e.g. ``"stable_lstm"`` or ``"seed001_relu_lstm"``.
+        name: Registry name, e.g. ``"stable_lstm_reber_grammar"`` or ``"noise_relu_lstm"``.
         task: Default dataset, ``"task/config"``.
         description: One sentence; for naive recipes, the failure it reproduces.
         build: ``build(task, spec) -> keras.Model`` returning a compiled model,
@@ -39,6 +41,10 @@ class Recipe:
             epochs over the published ``train`` split; scoring stays on the published splits.
         length_grouped: With ``fresh_data``, batch examples of (nearly) one length, as the
             training loop of Deletang et al. (2023) does (:class:`baselines.data.StreamBatches`).
+        fixed_width: Pad every batch, for training and evaluation, to the longest training
+            sequence the task allows (``baselines.data.training_width``), as the forum posts'
+            fixed-length padding did, and predict at that width instead of each batch's own
+            (a model without a mask reads the padding).
         extra: Free-form settings (for example a learning rate) recorded in ``metrics.json``.
     """
 
@@ -54,27 +60,48 @@ class Recipe:
     bidirectional: bool = False
     fresh_data: bool = False
     length_grouped: bool = False
+    fixed_width: bool = False
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def register_recipe(recipe: Recipe) -> Recipe:
     """Adds a recipe; names are unique."""
-    if recipe.name in _RECIPES:
+    if recipe.name in _RECIPES or recipe.name in _ALIASES:
         raise ValueError(f"recipe {recipe.name!r} is registered twice")
     _RECIPES[recipe.name] = recipe
     return recipe
 
 
-def get_recipe(name: str) -> Recipe:
-    """The recipe registered under ``name``."""
+def register_alias(old: str, new: str) -> None:
+    """Keeps the retired recipe name ``old`` working as a deprecated alias of ``new``."""
+    if old in _RECIPES or _ALIASES.get(old, new) != new:
+        raise ValueError(f"invalid alias {old!r}; allowed: a name that is no recipe and no alias of another recipe")
+    _ALIASES[old] = new
+
+
+def aliases() -> dict[str, str]:
+    """The deprecated recipe names and the names that replace them."""
     _load_all()
+    return dict(_ALIASES)
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe registered under ``name``; a deprecated alias warns (``DeprecationWarning``) and resolves."""
+    _load_all()
+    if name in _ALIASES:
+        warnings.warn(
+            f"recipe {name!r} is deprecated; use {_ALIASES[name]!r} (old zoo names are listed in docs/stability.md)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = _ALIASES[name]
     if name not in _RECIPES:
         raise ValueError(f"invalid recipe {name!r}; allowed: one of " + ", ".join(sorted(_RECIPES)))
     return _RECIPES[name]
 
 
 def list_recipes() -> list[str]:
-    """All recipe names, sorted."""
+    """All recipe names, sorted (deprecated aliases left out)."""
     _load_all()
     return sorted(_RECIPES)
 

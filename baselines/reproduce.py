@@ -2,48 +2,34 @@
 
 Trains every stable recipe on its task for several seeds (each run is a
 ``baselines.train.train`` call with its own output directory, so an
-interrupted grid resumes: finished runs are reused unless ``--fresh``), then
-writes the results table as markdown (``docs/results.md``, mean ± std over
-seeds, with the command, versions, machine and run time), as LaTeX
-(``docs/results.tex``) and one figure per task (``docs/figures/<task>.png``).
+interrupted grid resumes: finished runs are reused unless ``--fresh``, and runs
+made with other settings are trained again), then writes the results pages
+(:mod:`baselines.report`): ``docs/results.md`` (mean ± std and the best seed,
+the ceiling, published references, reference predictors, the task's criteria,
+CPU time and machine), ``docs/results.tex``, ``docs/results.json`` (one record
+per run) and one figure per task. A ``--quick`` grid never writes that page.
 
 Each task declares its table (``Task.report_columns``), its headline metric and
 its ceiling; every run is scored on the published evaluation splits. Models that
 are no valid baseline on a task's view (``Task.bidirectional_leak``: on Reber,
-the bidirectional ones) are neither trained nor shown; the table says why.
+the bidirectional ones), or not part of a config's protocol, are neither
+trained nor shown; the table says why.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from baselines.models import MODEL_KINDS, config_recipe_tasks, protocol_exclusion, recipe_name, stable_settings
 from baselines.recipes import get_recipe
-from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
-from seqtasks.registry import get_preset, list_tasks, make
-from seqtasks.tasks.base import Task
-
-COMMON_COLUMNS: tuple[ReportColumn, ...] = (
-    ReportColumn("epochs", "epochs_completed", None, "{:.0f}"),
-    ReportColumn("train size", "train_size", None, "{:.0f}"),
-    ReportColumn("wall s/run", "wall_time_s", None, "{:.0f}"),
-)
-
-
-def task_of_run(run: Mapping[str, Any]) -> Task:
-    """The task (with its exact config) a run's ``metrics.json`` was trained and scored on."""
-    cls, _ = get_preset(run["task"])
-    return cls(cls.config_class(**run["task_config"]))
+from baselines.report import GridDescription, columns_of, task_of_run  # noqa: F401  (re-exported)
+from baselines.report import write_reports as write_pages
+from seqtasks.registry import list_tasks, make
 
 
 def excluded_models(tasks: Sequence[str], models: Sequence[str]) -> dict[tuple[str, str], str]:
@@ -59,36 +45,6 @@ def excluded_models(tasks: Sequence[str], models: Sequence[str]) -> dict[tuple[s
             elif protocol_exclusion(task, model):
                 out[(task, model)] = f"not in the protocol ({protocol_exclusion(task, model)})"
     return out
-
-
-def columns_of(run: Mapping[str, Any]) -> list[ReportColumn]:
-    """The task's own columns, its headline's ceiling, then the common ones."""
-    task = task_of_run(run)
-    target = None if run.get("target") in (None, task.targets()[0]) else run["target"]
-    headline = task.headline_metric(target)
-    columns = list(task.report_columns(target))
-    if headline in task.ceiling(target=target):
-        columns.append(ReportColumn(f"ceiling (test {headline})", f"ceiling.test.{headline}", None))
-    return columns + list(COMMON_COLUMNS)
-
-
-def _aggregate(values: Sequence[float | None], fmt: str) -> str:
-    """``mean ± std`` over seeds (sample std); missing values (e.g. never solved) are counted, not averaged."""
-    if values and all(v == NOT_APPLICABLE for v in values):
-        return NOT_APPLICABLE
-    present = [float(v) for v in values if v is not None and v != NOT_APPLICABLE and math.isfinite(float(v))]
-    if not present:
-        return "–" if not values else f"none of {len(values)}"
-    mean = fmt.format(float(np.mean(present)))
-    constant = len(set(present)) == 1  # one seed, or a setting such as the training set size
-    text = mean if constant else f"{mean} ± {fmt.format(float(np.std(present, ddof=1)))}"
-    if len(present) < len(values):
-        text += f" ({len(present)} of {len(values)})"
-    return text
-
-
-def _escape_latex(text: str) -> str:
-    return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
 
 
 DEFAULT_SEEDS = 5
@@ -141,6 +97,7 @@ def run_grid(
     deterministic: bool,
     train_options: Mapping[str, Any] | None = None,
     vary_data: bool = False,
+    train_missing: bool = True,
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Trains (or reuses) every run of the grid and returns their ``metrics.json`` contents.
 
@@ -157,6 +114,8 @@ def run_grid(
         vary_data: Train seed ``s`` on the training data of data seed ``s`` (a
             data-variance study; the tables say so). Default: every seed trains on
             the published ``train`` split. Scoring is on the published splits either way.
+        train_missing: Train the runs that have not finished (``False``: collect the
+            finished ones only, e.g. to write the pages while a grid still runs).
 
     Returns:
         ``{(task, model): [metrics of seed 0, seed 1, ...]}``; models that are no valid
@@ -193,6 +152,9 @@ def run_grid(
                 run = json.loads(metrics_path.read_text())
                 if stale_reason(run, get_recipe(recipe_name(task, model)), quick, train_options):
                     run = None  # trained with other settings: train again
+            if run is None and not train_missing:
+                progress.advance(bar)
+                continue
             if run is None:
                 run = train(
                     recipe_name(task, model),
@@ -216,194 +178,53 @@ def run_grid(
     return results
 
 
-def _table_rows(task: str, models: Sequence[str], results: Mapping) -> tuple[list[str], list[list[str]]]:
-    """Header and one row per model; the columns are the task's (read from any of its runs)."""
-    any_run = next((run for model in models for run in results.get((task, model), [])), None)
-    if any_run is None:
-        return ["model"], [[model, "–"] for model in models]
-    columns = columns_of(any_run)
-    header = ["model", *[column.label for column in columns]]
-    rows = []
-    for model in models:
-        runs = results.get((task, model), [])
-        rows.append([model, *[_aggregate([column.read(run) for run in runs], column.fmt) for column in columns]])
-    return header, rows
-
-
-def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Lines that say how a table's runs depart from the published protocol."""
-    notes = []
-    data_seeds = sorted({int(run.get("data_seed", 0)) for run in runs})
-    if data_seeds != [0]:
-        notes.append(
-            f"- training data varies with the run (data seeds {', '.join(map(str, data_seeds))}): a data-variance "
-            "study, not the published training split"
-        )
-    if any(run.get("fresh_data") for run in runs):
-        notes.append("- trained on fresh examples every update (`seqtasks.stream`), scored on the published splits")
-    partial = sorted(
-        {
-            f"{split} ({info['examples']} of {info['published_examples']})"
-            for run in runs
-            for split, info in run.get("protocol", {}).get("evaluation", {}).get("splits", {}).items()
-            if not info["complete"]
-        }
-    )
-    if partial:
-        notes.append("- scored on the first examples of the published splits only: " + ", ".join(partial))
-    if runs and "protocol" in runs[0]:
-        protocol = runs[0]["protocol"]
-        notes.append(
-            f"- dataset `{protocol['dataset']}` version {protocol['dataset_version']}"
-            + ("" if protocol["published_config"] else f", config overrides {protocol['config_overrides']}")
-        )
-    return notes
-
-
-def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> bool:
-    """Per model (mean over seeds): training loss and the task's headline validation metric per epoch;
-    for per-step views also the test accuracy per output position. Returns False when no run exists."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    task_runs = [run for model in models for run in results.get((task, model), [])]
-    if not task_runs:
-        return False
-    headline = f"val_{task_runs[0].get('headline_metric') or task_of_run(task_runs[0]).headline_metric()}"
-    per_position = "per_position_accuracy" in task_runs[0]["final"].get("test", {})
-    panels = 3 if per_position else 2
-    figure, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.6))
-    for model in models:
-        runs = results.get((task, model), [])
-        if not runs:
-            continue
-        for axis, key in zip(axes[:2], ("loss", headline)):
-            curves = [[row.get(key) for row in run["per_epoch"]] for run in runs]
-            width = min(len(c) for c in curves)
-            values = np.array([[np.nan if v is None else v for v in c[:width]] for c in curves], dtype=float)
-            axis.plot(np.arange(1, width + 1), np.nanmean(values, axis=0), marker="o", label=model)
-        if per_position:
-            curves = [run["final"]["test"]["per_position_accuracy"] for run in runs]
-            width = min(len(p) for p in curves)
-            values = np.array([[np.nan if v is None else v for v in p[:width]] for p in curves], dtype=float)
-            axes[2].plot(np.arange(width), np.nanmean(values, axis=0), marker="o", label=model)
-    axes[0].set(xlabel="epoch", ylabel="train loss")
-    axes[1].set(xlabel="epoch", ylabel=headline.replace("val_", "validation "))
-    if per_position:
-        chance = task_runs[0]["final"]["test"].get("chance_accuracy")
-        if chance is not None:
-            axes[2].axhline(chance, color="grey", linestyle="--", label="chance")
-        axes[2].set(xlabel="output position", ylabel="test accuracy")
-    for axis in axes:
-        axis.legend(fontsize=8)
-    figure.suptitle(task)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+HEADLINE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"
+"""The published results page of this checkout: only a full grid may write it."""
 
 
 def write_reports(
     results: Mapping,
     tasks: Sequence[str],
     models: Sequence[str],
-    seeds: int,
+    seeds: int | None,
     quick: bool,
     command: str,
     wall_seconds: float,
     output: Path,
     train_options: Mapping[str, Any] | None = None,
+    cache_dir: Path | None = None,
 ) -> None:
-    """Writes the markdown and LaTeX tables and one figure per task."""
-    from baselines.train import environment_versions
+    """Writes the results pages of a grid (:func:`baselines.report.write_reports`).
 
-    figures_dir = output.parent / "figures"
-    prefix = "" if output.stem == "results" else f"{output.stem}-"
-    mode = (
-        "`--quick`: small training sets and few epochs, a smoke test of the pipeline, not the published numbers"
-        if quick
-        else "each recipe's full settings"
+    Raises:
+        ValueError: For a ``--quick`` grid aimed at the headline page ``docs/results.md``.
+    """
+    if quick and Path(output).resolve() == HEADLINE_PAGE.resolve():
+        raise ValueError(f"invalid output={str(output)!r} with --quick; allowed: any page but docs/results.md, "
+                         "which holds the full grid only")
+    from baselines.models import stable_settings
+
+    grid = GridDescription(
+        command=command,
+        tasks=list(tasks),
+        models=list(models),
+        seeds={task: seeds_of(task, seeds, quick) for task in tasks},
+        quick=quick,
+        wall_seconds=wall_seconds,
+        train_options=dict(train_options or {}),
+        excluded=excluded_models(tasks, models),
+        recipes={task: stable_settings(task)["description"] for task in tasks},
     )
-    if train_options:
-        mode += ", except " + ", ".join(f"{key}={value}" for key, value in train_options.items())
-    any_run = next(iter(results.values()))[0]
-    versions = any_run["versions"]
-    lines = [
-        f"# Baseline results{' (quick grid)' if quick else ''}",
-        "",
-        "Produced by:",
-        "",
-        "```bash",
-        command,
-        "```",
-        "",
-        f"- grid: {len(tasks)} task(s) x {len(models)} model(s); seeds per cell: "
-        + ", ".join(f"{task} {seeds_of(task, seeds, quick)}" for task in tasks) + f"; {mode}",
-        f"- run time: {sum(run['wall_time_s'] for runs in results.values() for run in runs) / 60:.1f} min summed over"
-        f" the runs; this invocation took {wall_seconds / 60:.1f} min (runs finished earlier are reused unless"
-        " `--fresh`)",
-        f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, {platform.platform()}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
-        "- cells: mean ± sample std over seeds; `(k of n)`: the metric exists for only k of n seeds "
-        "(for example the test set was never solved in the others).",
-        "- every run's `metrics.json`, `history.csv`, `curves.png` and `model.keras` are under the runs directory.",
-        "",
-    ]
-    latex = [
-        "% Produced by: " + command,
-        "% " + ", ".join(f"{k} {v}" for k, v in environment_versions().items() if k != "platform"),
-    ]
-    excluded = excluded_models(tasks, models)
-    for task in tasks:
-        shown = [model for model in models if (task, model) not in excluded]
-        header, rows = _table_rows(task, shown, results)
-        task_runs = [run for model in shown for run in results.get((task, model), [])]
-        dataset = task_runs[0]["task"] if task_runs else task
-        lines += [f"## {dataset}", ""]
-        lines += _protocol_notes(task_runs)
-        reasons: dict[str, list[str]] = {}
-        for model in models:
-            if (task, model) in excluded:
-                reasons.setdefault(excluded[(task, model)], []).append(model)
-        lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
-        lines += ["", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "---|" * len(header))
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        figure = figures_dir / f"{prefix}{task.replace('/', '-')}.png"
-        if plot_task(task, shown, results, figure):
-            lines += ["", f"![{task}](figures/{figure.name})"]
-        lines.append("")
-        latex += [
-            "\\begin{table}[t]",
-            "\\centering",
-            f"\\caption{{Stable recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} "
-            f"(mean $\\pm$ std over {seeds_of(task, seeds, quick)} seeds{', quick grid' if quick else ''}).}}",
-            "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
-            "\\hline",
-            " & ".join(_escape_latex(cell) for cell in header) + " \\\\",
-            "\\hline",
-            *[" & ".join(_escape_latex(cell) for cell in row) + " \\\\" for row in rows],
-            "\\hline",
-            "\\end{tabular}",
-            *[
-                f"\\par\\footnotesize Not shown: {_escape_latex(', '.join(names))} ({_escape_latex(reason)})."
-                for reason, names in reasons.items()
-            ],
-            "\\end{table}",
-            "",
-        ]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(lines) + "\n")
-    output.with_suffix(".tex").write_text("\n".join(latex) + "\n")
+    write_pages(results, grid, Path(output), cache_dir)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``reproduce`` command's flags."""
     parser.add_argument("--quick", action="store_true", help="small sizes and few epochs: minutes on 2 CPU cores")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: 2 with --quick, else each task's own: 10 on embedded Reber, 5 elsewhere)")
+    parser.add_argument(
+        "--seeds", type=int, default=None,
+        help="seeds per cell (default: 2 with --quick, else each task's own: 10 on embedded Reber, 5 elsewhere)",
+    )
     parser.add_argument(
         "--tasks",
         nargs="+",
@@ -412,13 +233,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tasks (each on its recipe's default config), or task/config names that have recipes of their own",
     )
     parser.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS))
-    parser.add_argument("--output", default="docs/results.md", help="markdown file; .tex and figures/ go next to it")
+    parser.add_argument(
+        "--output", default=None,
+        help="markdown page; .tex, .json and figures/ go next to it (default docs/results.md, with --quick "
+        "runs/reproduce-quick/results.md: a smoke grid never writes the headline page)",
+    )
     parser.add_argument("--runs-dir", default=None, help="per-run outputs (default runs/reproduce[-quick])")
     parser.add_argument("--fresh", action="store_true", help="retrain runs that already have a metrics.json")
     parser.add_argument("--deterministic", action="store_true", help="tf.config.experimental.enable_op_determinism")
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     parser.add_argument("--train-size", type=int, default=None, help="override every recipe's training set size")
     parser.add_argument("--eval-size", type=int, default=None, help="cap every evaluation split")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the pages from the finished runs (cells say how many seeds finished)",
+    )
     parser.add_argument(
         "--vary-training-data",
         action="store_true",
@@ -431,16 +261,19 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else None)
     if seeds is not None and seeds < 1:
         raise ValueError(f"invalid seeds={seeds!r}; allowed: an integer >= 1")
+    output = Path(args.output or ("runs/reproduce-quick/results.md" if args.quick else "docs/results.md"))
+    if args.quick and output.resolve() == HEADLINE_PAGE.resolve():
+        raise ValueError(f"invalid --output {output} with --quick; allowed: any page but docs/results.md, "
+                         "which holds the full grid only")
     runs_dir = Path(args.runs_dir or ("runs/reproduce-quick" if args.quick else "runs/reproduce"))
     started = time.perf_counter()
     options = {"epochs": args.epochs, "train_size": args.train_size, "eval_size": args.eval_size}
     options = {key: value for key, value in options.items() if value is not None}
     results = run_grid(
         args.tasks, args.models, seeds, args.quick, runs_dir, args.fresh, args.deterministic, options,
-        vary_data=args.vary_training_data,
+        vary_data=args.vary_training_data, train_missing=not args.report_only,
     )
     wall = time.perf_counter() - started
-    output = Path(args.output)
-    write_reports(results, args.tasks, args.models, seeds, args.quick, command, wall, output, options)
-    print(f"wrote {output}, {output.with_suffix('.tex')} and {output.parent / 'figures'}/ in {wall / 60:.1f} min")
+    write_reports(results, args.tasks, args.models, seeds, args.quick, command, wall, output, options, runs_dir)
+    print(f"wrote {output} and its .tex, .json and figures/ in {wall / 60:.1f} min")
     return 0

@@ -6,8 +6,10 @@ Writes into ``--out``:
 * ``metrics.json``: final metrics on every evaluation split (scored by the
   task's own evaluation, ``seqtasks.metrics.evaluate``), the protocol (dataset
   version, the scored splits with their sizes and fingerprints, the training
-  data, the evaluation settings), per-epoch metrics, wall time, sequences seen,
-  NaN-free steps, environment versions and the exact command;
+  data, the evaluation settings), per-epoch metrics, every update's training
+  loss (``per_update_loss``), wall time, sequences seen, NaN-free steps, the
+  first non-finite update, the floor detector's verdict, the stability linter's
+  findings (``lint``), environment versions and the exact command;
 * ``history.csv``: the per-epoch log (Keras ``CSVLogger``, kept across resumes);
 * ``curves.png``: learning curves;
 * for tasks with a ``test_long`` split, ``length_report.{md,csv,json,png}``:
@@ -20,6 +22,12 @@ the training data is the published ``train`` split unless ``--data-seed`` asks
 for another one (a data-variance study, recorded in ``metrics.json``) or the
 recipe trains on fresh data every update (``seqtasks.stream``).
 
+``--steps N`` trains exactly N updates (the failure zoo's unit: ``python -m
+baselines train --recipe reber_softmax_lstm --steps 1000 --locate-nan``).
+Recipes that need one batch shape get it: a model built for a fixed batch size
+(``keras.Input(batch_shape=...)``, stateful layers) sees only full batches, and a
+``fixed_width`` recipe is padded to one width in training and evaluation.
+
 A killed run started again with the same ``--out`` resumes from the last
 completed epoch (``keras.callbacks.BackupAndRestore`` in ``out/backup``).
 """
@@ -28,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import inspect
 import json
 import math
 import os
@@ -47,8 +57,11 @@ from baselines.data import (
     SplitArrays,
     StreamBatches,
     length_range,
+    pad_split,
     preset_split_size,
     split_arrays,
+    take_split,
+    training_width,
 )
 from baselines.recipes import Recipe, get_recipe, list_recipes
 from seqtasks import metrics as task_metrics
@@ -90,34 +103,74 @@ def machine_description() -> dict[str, Any]:
     return describe(accelerators=True)
 
 
-def predict(model, arrays: SplitArrays, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+def predict(model, arrays: SplitArrays, batch_size: int = PREDICT_BATCH_SIZE, fixed_batch: bool = False) -> np.ndarray:
     """The model's outputs on a split, as numpy (no progress bar).
 
     Sequences are predicted in batches of similar length, each cut to its own
     longest example, then put back in split order and padded to the split's width:
     the outputs at real steps are those of the padded batch (the models mask
-    padding), at a fraction of the steps when lengths vary.
+    padding), at a fraction of the steps when lengths vary. A split padded to a
+    fixed width (``arrays.raw_steps`` set) is predicted at that width, and its
+    per-step outputs are cut back to the raw batch's steps.
+
+    Args:
+        model: A Keras model.
+        arrays: The split.
+        batch_size: Examples per prediction batch.
+        fixed_batch: The model takes batches of exactly ``batch_size`` examples (a fixed
+            batch shape, e.g. stateful layers): the split is zero-padded to whole batches,
+            the recurrent states are reset first, and the padding rows are dropped again.
     """
     x = arrays.x
     lengths = arrays.sample_weight.reshape(len(x), -1)
-    if x.ndim < 3 or lengths.shape[1] != x.shape[1] or len(x) <= batch_size:
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-    # The last step with input (one-hot inputs are all zero only at padding) bounds each batch's width.
-    steps = np.where(np.any(x != 0, axis=2), np.arange(1, x.shape[1] + 1), 0).max(axis=1)
-    order = np.argsort(steps, kind="stable")
-    outputs = None
-    for start in range(0, len(x), batch_size):
-        rows = order[start : start + batch_size]
-        width = max(1, int(steps[rows].max()))
-        part = np.asarray(model.predict_on_batch(x[rows, :width]))
-        if outputs is None:
-            outputs = np.zeros((len(x), x.shape[1], *part.shape[2:]), dtype=part.dtype)
-        outputs[rows, :width] = part
+    if fixed_batch:
+        reset_states(model)
+        rows = -len(x) % batch_size
+        padded = np.concatenate([x, np.zeros((rows, *x.shape[1:]), dtype=x.dtype)]) if rows else x
+        outputs = np.asarray(model.predict(padded, batch_size=batch_size, verbose=0))[: len(x)]
+    elif arrays.raw_steps is not None or x.ndim < 3 or lengths.shape[1] != x.shape[1] or len(x) <= batch_size:
+        outputs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    else:
+        # The last step with input (one-hot inputs are all zero only at padding) bounds each batch's width.
+        steps = np.where(np.any(x != 0, axis=2), np.arange(1, x.shape[1] + 1), 0).max(axis=1)
+        order = np.argsort(steps, kind="stable")
+        outputs = None
+        for start in range(0, len(x), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(1, int(steps[rows].max()))
+            part = np.asarray(model.predict_on_batch(x[rows, :width]))
+            if outputs is None:
+                outputs = np.zeros((len(x), x.shape[1], *part.shape[2:]), dtype=part.dtype)
+            outputs[rows, :width] = part
+    if arrays.raw_steps is not None and outputs.ndim >= 3 and outputs.shape[1] == x.shape[1]:
+        outputs = outputs[:, : arrays.raw_steps]
     return outputs
 
 
+def reset_states(model) -> None:
+    """Resets every stateful recurrent layer of ``model`` (nested models included)."""
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        stack.extend(getattr(layer, "layers", []))
+        for inner in (layer, getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)):
+            if inner is not None and getattr(inner, "stateful", False) and callable(getattr(inner, "reset_states", None)):
+                inner.reset_states()
+
+
+def fixed_batch_size(model) -> int | None:
+    """The batch size a model's inputs are built for (``keras.Input(batch_shape=...)``), or ``None``."""
+    sizes = {int(tensor.shape[0]) for tensor in getattr(model, "inputs", None) or [] if tensor.shape[0] is not None}
+    return sizes.pop() if len(sizes) == 1 else None
+
+
 def score(
-    task: Task, model, arrays: SplitArrays, target: str | None = None, predictions: np.ndarray | None = None
+    task: Task,
+    model,
+    arrays: SplitArrays,
+    target: str | None = None,
+    predictions: np.ndarray | None = None,
+    **predict_options: Any,
 ) -> dict[str, Any]:
     """The task's own evaluation (``seqtasks.metrics.evaluate``) of the model on one split.
 
@@ -127,12 +180,13 @@ def score(
         arrays: The split.
         target: The supervised view the model was trained on.
         predictions: The model's outputs on ``arrays`` (``None``: predicted here).
+        **predict_options: Passed to :func:`predict` (``batch_size``, ``fixed_batch``).
 
     Returns:
         The task's metrics.
     """
     if predictions is None:
-        predictions = predict(model, arrays)
+        predictions = predict(model, arrays, **predict_options)
     return task_metrics.evaluate(task, arrays.batch, predictions, target=target)
 
 
@@ -160,9 +214,12 @@ def _keras_callbacks():
     import keras
 
     class RunState(keras.callbacks.Callback):
-        """Counts sequences and NaN-free steps, and sequences until the test set is solved
-        (the task's headline metric reaches its ceiling; checked every ``eval_every`` sequences).
+        """Counts sequences and NaN-free steps, records every update's loss, stops after
+        ``max_updates`` updates, and counts sequences until the test set is solved (the task's
+        headline metric reaches its ceiling; checked every ``eval_every`` sequences).
 
+        Each update's loss is recovered from Keras's running epoch mean (weighted by batch
+        size), as :class:`seqtasks.stability.FloorDetector` does; ``None`` for a non-finite one.
         Its state is saved next to the ``BackupAndRestore`` checkpoint at every
         epoch end, so a resumed run continues the counts.
         """
@@ -176,9 +233,16 @@ def _keras_callbacks():
             eval_every: int | None = None,
             stop_when_solved: bool = False,
             target: str | None = None,
+            max_updates: int | None = None,
+            predict_options: Mapping[str, Any] | None = None,
         ) -> None:
             super().__init__()
             self.sizes = batches.batch_sizes()
+            self.max_updates = max_updates
+            self.predict_options = dict(predict_options or {})
+            self.update_seconds: list[float] = []
+            self._batch_start = 0.0
+            self._loss_sum, self._loss_count = 0.0, 0
             self.state_path = state_path
             self.solve_task, self.solve_arrays, self.eval_every = solve_task, solve_arrays, eval_every
             self.stop_when_solved = stop_when_solved
@@ -195,6 +259,7 @@ def _keras_callbacks():
                 "next_solve_check": eval_every,
                 "solve_curve": [],
                 "train_seconds": 0.0,
+                "per_update_loss": [],
             }
             self.resumed_from_epoch = 0
             self._epoch_start = 0.0
@@ -206,18 +271,34 @@ def _keras_callbacks():
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch_start = time.perf_counter()
+            self._loss_sum, self._loss_count = 0.0, 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._batch_start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
+            self.update_seconds.append(time.perf_counter() - self._batch_start)
             state = self.state
-            state["sequences_seen"] += self.sizes[batch]
+            size = self.sizes[batch]
+            state["sequences_seen"] += size
             loss = (logs or {}).get("loss")
             if loss is not None and math.isfinite(float(loss)):
                 state["nan_free_steps"] += 1
+                total = float(loss) * (self._loss_count + size)
+                batch_loss = (total - self._loss_sum) / size
+                self._loss_sum, self._loss_count = total, self._loss_count + size
+                state["per_update_loss"].append(batch_loss if math.isfinite(batch_loss) else None)
             else:
                 state["nonfinite_steps"] += 1
+                self._loss_sum = self._loss_count = math.nan  # the running mean stays non-finite this epoch
+                state["per_update_loss"].append(None)
+            if self.max_updates is not None and state["nan_free_steps"] + state["nonfinite_steps"] >= self.max_updates:
+                self.model.stop_training = True
             if self.eval_every and state["solved_at_sequences"] is None:
                 if state["sequences_seen"] >= state["next_solve_check"]:
-                    solved = score(self.solve_task, self.model, self.solve_arrays, self.target)[self.solve_metric]
+                    solved = score(
+                        self.solve_task, self.model, self.solve_arrays, self.target, **self.predict_options
+                    )[self.solve_metric]
                     state["solve_curve"].append([state["sequences_seen"], solved])
                     if solved >= self.solve_ceiling:
                         state["solved_at_sequences"] = state["sequences_seen"]
@@ -237,14 +318,22 @@ def _keras_callbacks():
     class ValidationMetrics(keras.callbacks.Callback):
         """Adds the task's scalar metrics on the validation split to each epoch's logs (``val_<name>``)."""
 
-        def __init__(self, task: Task, arrays: SplitArrays, target: str | None = None) -> None:
+        def __init__(
+            self,
+            task: Task,
+            arrays: SplitArrays,
+            target: str | None = None,
+            predict_options: Mapping[str, Any] | None = None,
+        ) -> None:
             super().__init__()
             self.task, self.arrays, self.target = task, arrays, target
+            self.predict_options = dict(predict_options or {})
 
         def on_epoch_end(self, epoch, logs=None):
             if logs is None:
                 return
-            for key, value in _scalars(score(self.task, self.model, self.arrays, self.target)).items():
+            metrics = score(self.task, self.model, self.arrays, self.target, **self.predict_options)
+            for key, value in _scalars(metrics).items():
                 logs[f"val_{key}"] = value
 
     return RunState, ValidationMetrics
@@ -292,6 +381,27 @@ def plot_curves(
     plt.close(figure)
 
 
+def _check_build_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> None:
+    """Raises ``ValueError`` unless ``recipe.build`` takes every keyword of ``overrides``."""
+    try:
+        parameters = inspect.signature(recipe.build).parameters
+    except (TypeError, ValueError):  # a builtin or other callable without a signature: let the build decide
+        return
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+        return
+    allowed = [name for name, parameter in parameters.items() if parameter.kind is not inspect.Parameter.VAR_POSITIONAL][2:]
+    for key, value in overrides.items():
+        if key == "units" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"invalid units={value!r}; allowed: an integer >= 1")
+        if key == "learning_rate" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            raise ValueError(f"invalid learning_rate={value!r}; allowed: a number > 0")
+        if key not in allowed:
+            raise ValueError(
+                f"invalid {key}={value!r} for recipe {recipe.name!r}; allowed: "
+                + (", ".join(allowed) if allowed else "no overrides (its build takes none)")
+            )
+
+
 def resolve_recipe(recipe: str | None, task: str | None, model: str | None) -> Recipe:
     """The recipe named ``recipe``, or the stable recipe of ``model`` on ``task``."""
     if recipe is not None:
@@ -325,6 +435,9 @@ def train(
     command: str | None = None,
     data_seed: int = PUBLISHED_SEED,
     fresh_data: bool | None = None,
+    steps: int | None = None,
+    build_overrides: Mapping[str, Any] | None = None,
+    lint: bool = True,
 ) -> dict[str, Any]:
     """Trains one recipe and writes ``model.keras``, ``metrics.json``, ``history.csv`` and ``curves.png``.
 
@@ -336,7 +449,7 @@ def train(
         task: ``"task/config"`` to train on (``None``: the recipe's default);
             must be the recipe's task family.
         seed: Seed of the initial weights and of the batch order, >= 0 (not of the data).
-        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting).
+        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting, or what ``steps`` needs).
         out: Output directory (``None``: ``runs/<recipe>/seed<seed>``). Rerunning
             with the same directory resumes an interrupted run.
         strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
@@ -361,6 +474,14 @@ def train(
         fresh_data: Train on fresh examples every update (``seqtasks.stream`` of
             ``data_seed``) rather than epochs over a fixed training set
             (``None``: the recipe's setting).
+        steps: Train exactly this many updates, >= 1, instead of ``epochs`` epochs (``None``:
+            epochs). With fresh data and no ``train_size`` they are one epoch; otherwise as
+            many epochs as needed, the last one stopped after the ``steps``-th update.
+        build_overrides: Keywords for the recipe's ``build``, e.g. ``{"units": 8}`` for a
+            smaller model (the zoo's and the stable recipes' builds take ``units`` and
+            ``learning_rate``); recorded in ``metrics.json``.
+        lint: Record :func:`seqtasks.stability.check`'s findings on the model and its first
+            training batch in ``metrics.json`` (``lint``).
 
     Returns:
         The contents of ``metrics.json``.
@@ -382,8 +503,16 @@ def train(
     if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
         raise ValueError(f"invalid data_seed={data_seed!r}; allowed: an integer >= 0")
     fresh_data = recipe.fresh_data if fresh_data is None else fresh_data
-    if fresh_data not in (False, True) or (fresh_data and recipe.stateful):
-        raise ValueError(f"invalid fresh_data={fresh_data!r} for recipe {recipe.name!r}; allowed: False for stateful recipes")
+    if fresh_data not in (False, True) or (fresh_data and recipe.stateful and recipe.length_grouped):
+        raise ValueError(
+            f"invalid fresh_data={fresh_data!r} for recipe {recipe.name!r}; allowed: False for stateful length-grouped recipes"
+        )
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"invalid steps={steps!r}; allowed: an integer >= 1 (or None for epochs)")
+    if steps is not None and epochs is not None:
+        raise ValueError(f"invalid epochs={epochs!r} together with steps={steps!r}; allowed: one of the two")
+    build_overrides = dict(build_overrides or {})
+    _check_build_overrides(recipe, build_overrides)
     if locate_nan not in (False, True) or (locate_nan and strategy != "default"):
         raise ValueError(f"invalid locate_nan={locate_nan!r} with strategy={strategy!r}; allowed: True only with 'default'")
     quick_settings = dict(recipe.extra.get("quick", {})) if quick else {}
@@ -393,7 +522,8 @@ def train(
             f"invalid task={task_name!r} for recipe {recipe.name!r}; allowed: a config of {recipe.task.partition('/')[0]}"
         )
     overrides = {**quick_settings.get("task_overrides", {}), **(task_overrides or {})}
-    epochs = epochs or quick_settings.get("epochs") or recipe.epochs
+    if steps is None:
+        epochs = epochs or quick_settings.get("epochs") or recipe.epochs
     out_dir = Path(out) if out is not None else Path("runs") / recipe.name / f"seed{seed}"
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -408,14 +538,18 @@ def train(
     the_task = make(task_name, **overrides)
     target = recipe.target
     spec = the_task.supervised_spec(target)
-    train_size = (
+    epoch_size = (
         train_size
         or quick_settings.get("train_size")
         or recipe.extra.get("train_size")  # examples per epoch of a fresh-data recipe
-        or preset_split_size(task_name, the_task, "train")
     )
+    if steps is not None and fresh_data and not epoch_size:
+        epoch_size = steps * recipe.batch_size  # the updates asked for, in one epoch
+    train_size = epoch_size or preset_split_size(task_name, the_task, "train")
     eval_cap = eval_size or quick_settings.get("eval_size")
     one_hot_targets = bool(recipe.extra.get("one_hot_targets", False))
+    # A fixed-width recipe pads every batch to the longest training sequence the task allows (the posts' padding).
+    width = training_width(the_task) if recipe.fixed_width else None
     # Evaluation: always the published splits (seed 0), the first `eval_size` examples when capped.
     eval_arrays: dict[str, SplitArrays] = {}
     published_sizes: dict[str, int] = {}
@@ -427,25 +561,50 @@ def train(
         eval_arrays[split] = split_arrays(
             the_task, split, size, PUBLISHED_SEED, recipe.inputs, target, one_hot_targets
         )
+        if width is not None:
+            eval_arrays[split] = pad_split(eval_arrays[split], width, spec.per_step)
 
     with distribution.scope():
-        model = recipe.build(the_task, spec)
+        model = recipe.build(the_task, spec, **build_overrides)
+    # A model built for one batch size (keras.Input(batch_shape=...), stateful layers) gets only full
+    # batches of it, in training, validation and prediction.
+    fixed_batch = fixed_batch_size(model)
+    if fixed_batch is not None and fixed_batch != recipe.batch_size:
+        raise ValueError(
+            f"invalid batch_size={recipe.batch_size} for recipe {recipe.name!r}; allowed: {fixed_batch}, "
+            "the batch size its model is built for"
+        )
+    predict_options = {"batch_size": fixed_batch or PREDICT_BATCH_SIZE, "fixed_batch": fixed_batch is not None}
     train_arrays: SplitArrays | None = None
     if fresh_data:
-        steps = -(-train_size // recipe.batch_size)
         batches = StreamBatches(
-            the_task, recipe.batch_size, steps, data_seed, recipe.inputs, target, one_hot_targets,
-            length_grouped=recipe.length_grouped,
+            the_task, recipe.batch_size, -(-train_size // recipe.batch_size), data_seed, recipe.inputs, target,
+            one_hot_targets, length_grouped=recipe.length_grouped, width=width,
         )
         first_training_batch = batches.examples(0)
         train_lengths = length_range(the_task, batches.chunk_examples(0))  # the first updates' lengths
     else:
         train_arrays = split_arrays(the_task, "train", train_size, data_seed, recipe.inputs, target, one_hot_targets)
+        if width is not None:
+            train_arrays = pad_split(train_arrays, width, spec.per_step)
+        full_batches_only = recipe.stateful or fixed_batch is not None
         batches = EpochShuffledBatches(
-            train_arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=recipe.stateful
+            train_arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=full_batches_only
         )
+        if len(batches) == 0:
+            raise ValueError(
+                f"invalid train_size={train_size}; allowed: at least one full batch ({recipe.batch_size}) for {recipe.name!r}"
+            )
         first_training_batch = train_arrays.batch
         train_lengths = length_range(the_task, train_arrays.batch)
+    if steps is not None:
+        epochs = -(-steps // len(batches))  # RunState stops the last epoch after the `steps`-th update
+    findings = None
+    if lint:
+        from seqtasks.stability import check
+
+        first_x, first_y, _ = batches[0]
+        findings = [dataclasses.asdict(finding) for finding in check(model, dataset=(first_x, first_y), task=the_task)]
     RunState, ValidationMetrics = _keras_callbacks()
     headline = the_task.headline_metric(target)
     # Sequences until the test set is solved: checked when the recipe asks and the headline has a ceiling.
@@ -460,13 +619,21 @@ def train(
         eval_every=eval_every,
         stop_when_solved=bool(recipe.extra.get("stop_when_solved", False)),
         target=target,
+        max_updates=steps,
+        predict_options=predict_options,
     )
     validation = eval_arrays.get("validation")
+    # Keras's own validation pass (val_loss, and the floor detector's validation check): whole batches only
+    # for a model with a fixed batch size.
+    fit_validation = validation
+    if validation is not None and fixed_batch is not None:
+        whole = len(validation) // fixed_batch * fixed_batch
+        fit_validation = take_split(validation, whole) if whole else None
     # The callbacks, in order: bookkeeping, validation metrics, the NaN guard, logging and backup,
     # then the caller's. Add a built-in callback by appending to `callback_list` here.
     callback_list = [SetEpoch(batches), run_state]
     if validation is not None:
-        callback_list.append(ValidationMetrics(the_task, validation, target))
+        callback_list.append(ValidationMetrics(the_task, validation, target, predict_options))
     locator = None
     if locate_nan:
         from seqtasks.stability import NaNLocator
@@ -478,8 +645,8 @@ def train(
         from seqtasks.stability import FloorDetector
 
         floor_detector = FloorDetector.for_batches(
-            the_task, batches, target, validation.batch if validation is not None else None,
-            validation_batch_size=PREDICT_BATCH_SIZE,
+            the_task, batches, target, fit_validation.batch if fit_validation is not None else None,
+            validation_batch_size=predict_options["batch_size"],
         )
     callback_list += [
         locator or keras.callbacks.TerminateOnNaN(),
@@ -495,16 +662,20 @@ def train(
         batches,
         epochs=epochs,
         shuffle=False,  # the order comes from the batches object, keyed by (seed, epoch)
-        validation_data=(validation.x, validation.y, validation.sample_weight) if validation is not None else None,
-        validation_batch_size=PREDICT_BATCH_SIZE,
+        validation_data=(
+            (fit_validation.x, fit_validation.y, fit_validation.sample_weight) if fit_validation is not None else None
+        ),
+        validation_batch_size=predict_options["batch_size"],
         callbacks=callback_list,
         verbose=verbose,
     )
 
     final: dict[str, Any] = {}
     length_reports: list[dict[str, Any]] = []
+    finite_predictions: dict[str, bool] = {}
     for split, arrays in eval_arrays.items():
-        predictions = predict(model, arrays)
+        predictions = predict(model, arrays, **predict_options)
+        finite_predictions[split] = bool(np.all(np.isfinite(predictions)))
         final[split] = score(the_task, model, arrays, target, predictions)
         if "test_long" in eval_arrays and split != "validation" and the_task.content_lengths(arrays.batch) is not None:
             length_reports.append(task_metrics.length_report(the_task, arrays.batch, predictions, split=split, target=target))
@@ -512,6 +683,17 @@ def train(
     state = run_state.state
     leak = the_task.bidirectional_leak(target) if recipe.bidirectional else None
     steps_run = state["nan_free_steps"] + state["nonfinite_steps"]
+    losses = state["per_update_loss"]
+    if locator is not None and locator.report is not None:
+        nan_update = locator.report["update"]
+    else:
+        nan_update = next((update for update, loss in enumerate(losses, 1) if loss is None), None)
+    floor_verdict = None
+    if floor_detector is not None:
+        floor_verdict = {
+            **floor_detector.verdict,
+            "below_floor_updates": [event["update"] for event in floor_detector.events if event["data"] != "validation"],
+        }
     result: dict[str, Any] = {
         "recipe": recipe.name,
         "model": recipe.extra.get("model"),
@@ -526,7 +708,12 @@ def train(
         "epochs": epochs,
         "epochs_completed": state["epochs_completed"],
         "resumed_from_epoch": run_state.resumed_from_epoch,
+        "steps": steps,
+        "updates": steps_run,
         "batch_size": recipe.batch_size,
+        "fixed_batch_size": fixed_batch,
+        "fixed_width": width,
+        "build_overrides": build_overrides,
         "train_size": train_size if fresh_data else len(train_arrays),
         "eval_sizes": {split: len(arrays) for split, arrays in eval_arrays.items()},
         "strategy": strategy,
@@ -541,14 +728,20 @@ def train(
         "headline_metric": headline,
         "ceiling": {split: the_task.ceiling(arrays.batch, target) for split, arrays in eval_arrays.items()},
         "final": final,
+        "finite_predictions": finite_predictions,
         "final_train_loss": history[-1]["loss"] if history else None,
         "per_epoch": history,
+        "per_update_loss": losses,
+        "median_seconds_per_update": float(np.median(run_state.update_seconds)) if run_state.update_seconds else None,
         "sequences_seen": state["sequences_seen"],
         "nan_free_steps": state["nan_free_steps"],
         "nonfinite_steps": state["nonfinite_steps"],
         "nan_free_fraction": state["nan_free_steps"] / steps_run if steps_run else None,
+        "locate_nan": locate_nan,
+        "nan_update": nan_update,
         "nan_report": locator.report if locator is not None else None,
-        "floor_check": floor_detector.verdict if floor_detector is not None else None,
+        "floor_check": floor_verdict,
+        "lint": findings,
         "wall_time_s": time.perf_counter() - started,
         "cpu_time_s": time.process_time() - cpu_started,
         "train_time_s": state["train_seconds"],
@@ -674,6 +867,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train on fresh examples every update (seqtasks.stream) instead of epochs over the train split",
     )
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="train exactly N updates instead of --epochs (with fresh data: one epoch of N fresh batches)",
+    )
+    parser.add_argument("--units", type=int, default=None, help="override the recipe's recurrent width (build override)")
+    parser.add_argument(
+        "--lr", "--learning-rate", dest="learning_rate", type=float, default=None,
+        help="override the recipe's learning rate (build override)",
+    )
     parser.add_argument("--out", default=None, help="output directory (default runs/<recipe>/seed<seed>)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default")
     parser.add_argument("--deterministic", action="store_true", help="tf.config.experimental.enable_op_determinism")
@@ -692,6 +896,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="turn off the FloorDetector (on by default: its verdict goes to metrics.json floor_check)",
     )
+
+
+def build_overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--units`` and ``--lr`` flags that were given, as ``build`` keywords."""
+    pairs = (("units", getattr(args, "units", None)), ("learning_rate", getattr(args, "learning_rate", None)))
+    return {key: value for key, value in pairs if value is not None}
 
 
 def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
@@ -714,6 +924,8 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
         command=command,
         data_seed=args.data_seed,
         fresh_data=args.fresh_data,
+        steps=getattr(args, "steps", None),
+        build_overrides=build_overrides_from_args(args),
     )
     summary = {split: _scalars(values) for split, values in result["final"].items()}
     print(json.dumps({"recipe": result["recipe"], "task": result["task"], "final": _jsonable(summary)}, indent=2))

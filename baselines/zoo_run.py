@@ -1,14 +1,24 @@
-"""Runs failure-zoo recipes over several seeds and records what actually happens.
+"""Runs failure-zoo recipes over several seeds through the one trainer: ``python -m baselines zoo``.
 
-    python -m baselines.zoo_run seed001_relu_lstm seed001_fixed --seeds 3 --steps 20 --out runs/seed001
+    python -m baselines zoo noise_relu_lstm noise_relu_lstm_fixed --seeds 3 --steps 12 --out runs/noise
+    python -m baselines zoo --all --out docs/stability_runs --figures docs/figures   # every thread's evidence
 
-For every recipe and seed it trains with ``train_on_batch`` on fresh training
-batches (``seqtasks`` generators + ``seqtasks.encoding.to_supervised``), with the
-stability kit watching every update: the :class:`~seqtasks.stability.NaNLocator`
-(stops at the first non-finite loss, weight or layer output) and the
-:class:`~seqtasks.stability.FloorDetector`. It writes ``results.json`` (per-update
-losses, the NaN step and report, floor events, final validation metrics, the
-linter's findings) and ``curves.png`` (every recipe's per-seed loss curves).
+Every run is :func:`baselines.train.train` of one recipe for ``--steps`` updates on
+fresh training batches, with seed ``s`` for the weights and the data
+(``seed=s, data_seed=s``), the :class:`~seqtasks.stability.NaNLocator` watching
+every update (it stops at the first non-finite loss, weight or layer output) and
+the :class:`~seqtasks.stability.FloorDetector` on; each run writes its own
+``metrics.json`` (per-update losses, the first non-finite update and the NaN
+report, the floor verdict, the linter's findings, the task's own evaluation) under
+``--runs-dir``. ``results.json`` holds those ``metrics.json`` files, one per
+recipe and seed, and ``curves.png`` every run's loss curve.
+
+``--all`` runs every set of :data:`baselines.zoo.EVIDENCE` (each thread's failing
+recipe next to its fix, 3 seeds, the settings ``docs/stability.md`` quotes) on
+the current dataset version and writes ``OUT/<name>.json`` (and, with
+``--figures``, the threads' figures). A finished run whose ``metrics.json``
+matches is reused (``--fresh`` retrains), so an interrupted rerun continues.
+``python -m baselines.zoo_run`` is the same command.
 """
 
 from __future__ import annotations
@@ -18,148 +28,194 @@ import json
 import math
 import os
 import pathlib
+import shlex
+import sys
 import textwrap
-import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import seqtasks  # noqa: E402
-import seqtasks.metrics  # noqa: E402
-from baselines.recipes import get_recipe  # noqa: E402
-from seqtasks.encoding import to_supervised  # noqa: E402
-from seqtasks.stability import FloorDetector, NaNLocator, check  # noqa: E402
-
 EVAL_EXAMPLES = 512
+"""Each run is scored on about this many examples of every evaluation split (whole batches of the recipe)."""
+SCHEMA = "baselines.zoo_run/2"
+"""``results.json``: ``{"schema", "command", "settings", "runs": [metrics.json, ...]}``."""
 
 
-def supervised_batch(task: Any, recipe: Any, split: str, start: int, stop: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One batch of ``(x, y, sample_weight)`` shaped for ``recipe``'s model."""
-    batch = task.generate(split, start, stop, seed)
-    x, y, weight = to_supervised(task, batch, inputs=recipe.inputs, target=recipe.target)
-    spec = task.supervised_spec(recipe.target)
-    if recipe.extra.get("one_hot_targets") and spec.target_kind == "sparse":
-        y = np.eye(spec.input_depth, dtype=np.float32)[y]
-    if spec.target_kind == "binary":
-        y = y[:, None]
-    width = padded_width(task)
-    if width is not None and x.ndim >= 2 and x.shape[1] < width:
-        # One fixed width for every batch: no retracing, and the post's fixed-length padding.
-        pad = width - x.shape[1]
-        x = np.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2))
-        if spec.per_step:
-            y = np.pad(y, [(0, 0), (0, pad)] + [(0, 0)] * (y.ndim - 2))
-            weight = np.pad(weight, [(0, 0), (0, pad)])
-    return x, y, weight
+def eval_size_for(batch_size: int, examples: int = EVAL_EXAMPLES) -> int:
+    """``examples`` rounded up to whole batches (a fixed-batch-size model scores whole batches)."""
+    return batch_size * max(1, math.ceil(examples / batch_size))
 
 
-def padded_width(task: Any) -> int | None:
-    """The longest training sequence a task's config allows (``None``: not a padded sequence task)."""
-    for attribute in ("max_length", "max_word_length"):
-        if hasattr(task.config, attribute):
-            return int(getattr(task.config, attribute))
-    return None
+def run_dir(runs_dir: pathlib.Path, recipe: str, seed: int, name: str | None = None) -> pathlib.Path:
+    """Where one run writes its files: ``RUNS/[<name>/]<recipe>/seed<seed>``."""
+    return runs_dir / (name or "") / recipe / f"seed{seed}"
 
 
-def evaluate(model: keras.Model, task: Any, recipe: Any, seed: int) -> dict[str, Any]:
-    """The task's own evaluation (``Task.evaluate``) on the first examples of the published validation split.
-
-    ``seed`` is accepted for the callers' sake and ignored: every run is scored on the same published examples.
-    """
-    del seed
-    size = recipe.batch_size * max(1, math.ceil(EVAL_EXAMPLES / recipe.batch_size))
-    batch = task.generate("validation", 0, size, 0)
-    x, _, _ = supervised_batch(task, recipe, "validation", 0, size, 0)
-    if hasattr(model, "reset_states"):
-        model.reset_states()
-    prediction = np.asarray(model.predict(x, batch_size=recipe.batch_size, verbose=0))
-    spec = task.supervised_spec(recipe.target)
-    if spec.per_step:  # the fixed-width padding of supervised_batch is not part of the examples
-        prediction = prediction[:, : np.asarray(batch[spec.target_field]).shape[1]]
-    result: dict[str, Any] = {"examples": int(len(x)), "finite_predictions": bool(np.all(np.isfinite(prediction)))}
-    for key, value in seqtasks.metrics.evaluate(task, batch, prediction, target=recipe.target).items():
-        result[key] = [round(float(v), 4) for v in value] if np.ndim(value) else float(value)
-    return result
+def _settings(recipe: str, seed: int, steps: int, task: str | None, overrides: Mapping[str, Any], eval_size: int) -> dict:
+    return {"recipe": recipe, "seed": seed, "steps": steps, "task": task, "overrides": dict(overrides), "eval_size": eval_size}
 
 
-def run_one(name: str, seed: int, steps: int, task_name: str | None, units: int | None, learning_rate: float | None, out: pathlib.Path) -> dict[str, Any]:
-    """Trains recipe ``name`` for ``steps`` updates with data and weights seeded by ``seed``."""
-    recipe = get_recipe(name)
-    task = seqtasks.make(task_name or recipe.task)
-    spec = task.supervised_spec(recipe.target)
-    keras.utils.set_random_seed(seed)
-    overrides = {key: value for key, value in (("units", units), ("learning_rate", learning_rate)) if value is not None}
-    model = recipe.build(task, spec, **overrides)
-    first = supervised_batch(task, recipe, "train", 0, recipe.batch_size, seed)
-    findings = [str(finding) for finding in check(model, dataset=(first[0], first[1]), task=task)]
-    locator = NaNLocator(report_path=out / f"{name}_seed{seed}_nan_report")
-    locator.set_model(model)
-    locator.on_train_begin()
+def _reusable(path: pathlib.Path, settings: Mapping[str, Any], task_version: str) -> dict[str, Any] | None:
+    """The run's ``metrics.json`` when it was trained with exactly ``settings`` on this dataset version
+    (and finished: no ``backup`` of an interrupted epoch)."""
+    if not (path / "metrics.json").exists() or (path / "backup").exists():
+        return None
     try:
-        floor_detector = FloorDetector(task, target=recipe.target)
-    except ValueError:
-        floor_detector = None
-    losses, seconds = [], []
-    for step in range(steps):
-        start = step * recipe.batch_size
-        x, y, weight = supervised_batch(task, recipe, "train", start, start + recipe.batch_size, seed)
-        locator.set_batch(x)
-        began = time.perf_counter()
-        loss = model.train_on_batch(x, y, sample_weight=weight)
-        seconds.append(time.perf_counter() - began)
-        loss = float(np.asarray(loss).reshape(-1)[0])
-        losses.append(loss)
-        if floor_detector is not None:
-            floor_detector.observe(loss)
-        if locator.after_update(loss):
-            break
-    result = {
-        "recipe": name,
-        "task": task_name or recipe.task,
-        "seed": seed,
-        "steps_requested": steps,
-        "steps_run": len(losses),
-        "overrides": overrides,
-        "losses": [loss if math.isfinite(loss) else str(loss) for loss in losses],
-        "nan_step": locator.report["update"] if locator.report else None,
-        "nan_report": locator.report,
-        "floor": floor_detector.floor if floor_detector else None,
-        "below_floor_steps": [event["update"] for event in floor_detector.events] if floor_detector else [],
-        "floor_detector_fired_at": floor_detector.fired_at if floor_detector else None,
-        "median_seconds_per_update": float(np.median(seconds)) if seconds else None,
-        "lint": findings,
-        "validation": evaluate(model, task, recipe, seed),
+        run = json.loads((path / "metrics.json").read_text())
+    except json.JSONDecodeError:
+        return None
+    splits = run.get("protocol", {}).get("evaluation", {}).get("splits", {})
+    same = (
+        run.get("recipe") == settings["recipe"]
+        and run.get("seed") == run.get("data_seed") == settings["seed"]
+        and run.get("steps") == settings["steps"]
+        and run.get("task") == settings["task"]
+        and run.get("build_overrides") == settings["overrides"]
+        and run.get("recipe_settings") == settings["recipe_settings"]
+        and bool(splits)
+        and all(info["examples"] == min(info["published_examples"], settings["eval_size"]) for info in splits.values())
+        and run.get("locate_nan") is True
+        and run.get("protocol", {}).get("dataset_version") == task_version
+    )
+    return run if same else None
+
+
+def run_one(
+    recipe: str,
+    seed: int,
+    steps: int,
+    out: pathlib.Path,
+    *,
+    task: str | None = None,
+    units: int | None = None,
+    learning_rate: float | None = None,
+    eval_size: int | None = None,
+    fresh: bool = False,
+    verbose: int = 0,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Trains ``recipe`` for ``steps`` updates with weights and fresh data seeded by ``seed``; its ``metrics.json``.
+
+    Args:
+        recipe: A recipe name (deprecated aliases resolve, with a warning).
+        seed: Seed of the initial weights and of the fresh training data, >= 0.
+        steps: Training updates, >= 1.
+        out: The run's output directory.
+        task: Another config of the recipe's task (``None``: the recipe's).
+        units: Recurrent width override (``None``: the recipe's).
+        learning_rate: Learning-rate override (``None``: the recipe's).
+        eval_size: Examples scored per evaluation split (``None``: about 512, whole batches).
+        fresh: Retrain even when ``out`` holds a matching finished run.
+        verbose: Keras progress display.
+        command: Recorded in ``metrics.json``.
+    """
+    import seqtasks
+    from baselines.recipes import get_recipe
+    from baselines.train import _jsonable, train
+
+    the_recipe = get_recipe(recipe)
+    overrides = {key: value for key, value in (("units", units), ("learning_rate", learning_rate)) if value is not None}
+    eval_size = eval_size or eval_size_for(the_recipe.batch_size)
+    settings = {
+        **_settings(the_recipe.name, seed, steps, task or the_recipe.task, overrides, eval_size),
+        "recipe_settings": _jsonable(dict(the_recipe.extra)),
     }
-    return result
+    version = seqtasks.make(task or the_recipe.task).version
+    reused = None if fresh else _reusable(out, settings, version)
+    if reused is not None:
+        return reused
+    return train(
+        the_recipe,
+        task=task,
+        seed=seed,
+        data_seed=seed,
+        fresh_data=True,
+        steps=steps,
+        out=out,
+        eval_size=eval_size,
+        build_overrides=overrides,
+        locate_nan=True,
+        floor_check=True,
+        verbose=verbose,
+        command=command,
+    )
 
 
-def plot(results: list[dict[str, Any]], path: pathlib.Path, title: str) -> None:
+def run_set(
+    recipes: Sequence[str],
+    seeds: Sequence[int],
+    steps: int,
+    runs_dir: pathlib.Path,
+    results_path: pathlib.Path,
+    *,
+    name: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    command: str | None = None,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Runs every recipe with every seed and writes ``results_path`` after each run (see :data:`SCHEMA`)."""
+    runs: list[dict[str, Any]] = []
+    for recipe in recipes:
+        for seed in seeds:
+            run = run_one(recipe, seed, steps, run_dir(runs_dir, recipe, seed, name), command=command, **options)
+            runs.append(run)
+            print(line(run), flush=True)
+            write_results(results_path, runs, command, settings)
+    return runs
+
+
+def write_results(path: pathlib.Path, runs: Sequence[Mapping[str, Any]], command: str | None, settings: Mapping[str, Any] | None) -> None:
+    """``results.json``: the runs' ``metrics.json`` contents, with the command and settings that made them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"schema": SCHEMA, "command": command, "settings": dict(settings or {}), "runs": list(runs)}
+    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
+
+
+def line(run: Mapping[str, Any]) -> str:
+    """One line about a finished run, for the console."""
+    losses = run.get("per_update_loss") or []
+    last = next((loss for loss in reversed(losses) if loss is not None), None)
+    validation = {key: value for key, value in (run.get("final", {}).get("validation") or {}).items() if np.ndim(value) == 0}
+    floor = run.get("floor_check") or {}
+    seconds = run.get("median_seconds_per_update")
+    return (
+        f"{run['recipe']} seed={run['seed']}: updates={run['updates']} nan_update={run['nan_update']} "
+        f"last_finite_loss={last if last is None else f'{last:.4g}'} below_floor={len(floor.get('below_floor_updates', []))} "
+        f"s/update={seconds if seconds is None else f'{seconds:.3f}'} validation={json.dumps(validation)}"
+    )
+
+
+def plot(runs: Sequence[Mapping[str, Any]], path: pathlib.Path, title: str) -> None:
     """Per-seed training-loss curves, naive recipes in warm colours and fixed ones in blue; x marks a NaN."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(dict.fromkeys(result["recipe"] for result in results))
+    names = list(dict.fromkeys(run["recipe"] for run in runs))
     palette = ["tab:red", "tab:orange", "tab:purple", "tab:green", "tab:blue"]
-    colours = {name: ("tab:blue" if not get_recipe(name).extra.get("naive", False) else palette[i % 3]) for i, name in enumerate(names)}
+    naive = {run["recipe"]: bool(run.get("recipe_settings", {}).get("naive", False)) for run in runs}
+    colours = {name: (palette[i % 3] if naive[name] else "tab:blue") for i, name in enumerate(names)}
     figure, axis = plt.subplots(figsize=(7, 4))
-    positive = [float(v) for r in results for v in r["losses"] if isinstance(v, float) and v > 0]
+    positive = [float(v) for run in runs for v in run["per_update_loss"] if v is not None and v > 0]
     use_log = bool(positive) and max(positive) / max(min(positive), 1e-12) > 100
-    for result in results:
-        values = [v if isinstance(v, float) else np.nan for v in result["losses"]]
-        steps = np.arange(1, len(values) + 1)
-        label = result["recipe"] if result["seed"] == results[[r["recipe"] for r in results].index(result["recipe"])]["seed"] else None
-        plotted = np.maximum(values, 1e-9) if use_log else values
-        axis.plot(steps, plotted, color=colours[result["recipe"]], alpha=0.8, label=label)
-        if result["nan_step"] is not None:
-            finite = [v for v in values if np.isfinite(v)]
-            axis.plot([result["nan_step"]], [finite[-1] if finite else 1.0], "x", color="black", markersize=9)
-        if result["floor"] is not None and result is results[0]:
-            axis.axhline(result["floor"], color="grey", linestyle="--", linewidth=1, label=f"loss floor {result['floor']:.3g}")
+    labelled: set[str] = set()
+    floor_drawn = False
+    for run in runs:
+        values = np.array([np.nan if v is None else v for v in run["per_update_loss"]], dtype=float)
+        updates = np.arange(1, len(values) + 1)
+        label = None if run["recipe"] in labelled else run["recipe"]
+        labelled.add(run["recipe"])
+        axis.plot(updates, np.maximum(values, 1e-9) if use_log else values, color=colours[run["recipe"]], alpha=0.8, label=label)
+        if run.get("nan_update") is not None:
+            finite = values[np.isfinite(values)]
+            axis.plot([run["nan_update"]], [finite[-1] if len(finite) else 1.0], "x", color="black", markersize=9)
+        if run.get("loss_floor") is not None and not floor_drawn:
+            floor_drawn = True
+            axis.axhline(run["loss_floor"], color="grey", linestyle="--", linewidth=1, label=f"loss floor {run['loss_floor']:.3g}")
     if use_log:
         axis.set_yscale("log")
     axis.set_xlabel("update")
@@ -172,41 +228,97 @@ def plot(results: list[dict[str, Any]], path: pathlib.Path, title: str) -> None:
     plt.close(figure)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.zoo_run", description=__doc__.splitlines()[0])
-    parser.add_argument("recipes", nargs="+", help="recipe names, e.g. seed001_relu_lstm seed001_fixed")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``zoo`` command's flags."""
+    parser.add_argument("recipes", nargs="*", help="recipe names, e.g. noise_relu_lstm noise_relu_lstm_fixed")
+    parser.add_argument("--all", action="store_true", help="every evidence set of docs/stability.md (baselines.zoo.EVIDENCE)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="with --all: just these evidence sets")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per recipe (default 3; --all: each set's)")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=50, help="training updates per run")
-    parser.add_argument("--task", default=None, help="override the recipes' task, e.g. random_labels/t48_f16")
+    parser.add_argument("--steps", type=int, default=None, help="training updates per run (default 50; --all: each set's)")
+    parser.add_argument("--task", default=None, help="another config of the recipes' task, e.g. random_labels/t48_f16")
     parser.add_argument("--units", type=int, default=None, help="override the recurrent width")
     parser.add_argument("--lr", type=float, default=None, help="override the learning rate")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--eval-size", type=int, default=None, help="examples per evaluation split (default ~512)")
+    parser.add_argument("--out", required=True, help="results.json and curves.png go here (--all: one <name>.json each)")
+    parser.add_argument("--runs-dir", default=None, help="the runs' own files (default OUT/runs; --all: runs/zoo)")
     parser.add_argument("--figure", default=None, help="also save the plot here (e.g. docs/figures/stability_seed001.png)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--figures", default=None, help="with --all: draw each thread's figure into this folder")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs that have a matching metrics.json")
+    parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
     for name, value, low in (("seeds", args.seeds, 1), ("steps", args.steps, 1), ("first-seed", args.first_seed, 0)):
-        if value < low:
-            parser.error(f"invalid --{name}={value}; allowed: an integer >= {low}")
+        if value is not None and value < low:
+            raise ValueError(f"invalid --{name}={value}; allowed: an integer >= {low}")
+    if args.all == bool(args.recipes):
+        raise ValueError("invalid arguments: give recipe names, or --all (not both)")
+    if not args.all and (args.only or args.figures):
+        raise ValueError("invalid --only/--figures without --all; allowed: only with --all")
+    if args.all and (args.task or args.units or args.lr or args.figure or args.steps or args.seeds):
+        raise ValueError("invalid --task/--units/--lr/--steps/--seeds/--figure with --all; allowed: each set's own settings")
+
+
+def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
+    """Runs the ``zoo`` command from parsed flags."""
+    from baselines.recipes import get_recipe
+    from baselines.zoo import EVIDENCE
+
+    _check_arguments(args)
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for name in args.recipes:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            result = run_one(name, seed, args.steps, args.task, args.units, args.lr, out)
-            results.append(result)
-            print(
-                f"{name} seed={seed}: updates={result['steps_run']} nan_step={result['nan_step']} "
-                f"last_loss={result['losses'][-1]} below_floor={len(result['below_floor_steps'])} "
-                f"s/update={result['median_seconds_per_update']:.3f} validation={json.dumps(result['validation'])}",
-                flush=True,
+    common = {"eval_size": args.eval_size, "fresh": args.fresh, "verbose": args.verbose}
+    if args.all:
+        known = [evidence.name for evidence in EVIDENCE]
+        unknown = [name for name in args.only or [] if name not in known]
+        if unknown:
+            raise ValueError(f"invalid --only {' '.join(unknown)}; allowed: " + ", ".join(known))
+        runs_dir = pathlib.Path(args.runs_dir or "runs/zoo")
+        for evidence in EVIDENCE:
+            if args.only and evidence.name not in args.only:
+                continue
+            seeds = range(args.first_seed, args.first_seed + evidence.seeds)
+            settings = {"evidence": evidence.name, "recipes": list(evidence.recipes), "seeds": list(seeds),
+                        "steps": evidence.steps, "task": evidence.task, "units": evidence.units,
+                        "learning_rate": evidence.learning_rate}
+            runs = run_set(
+                evidence.recipes, seeds, evidence.steps, runs_dir, out / f"{evidence.name}.json", name=evidence.name,
+                settings=settings, command=command, task=evidence.task, units=evidence.units,
+                learning_rate=evidence.learning_rate, **common,
             )
-            (out / "results.json").write_text(json.dumps({"argv": argv, "args": vars(args), "results": results}, indent=1))
-    title = " vs ".join(args.recipes) + f" ({args.task or get_recipe(args.recipes[0]).task}, {args.seeds} seeds)"
-    plot(results, out / "curves.png", title)
+            if args.figures and evidence.figure:
+                plot(runs, pathlib.Path(args.figures) / evidence.figure, _title(evidence.recipes, runs, len(seeds)))
+        return 0
+    recipes = [get_recipe(name).name for name in args.recipes]  # validates names; aliases warn and resolve
+    seeds = range(args.first_seed, args.first_seed + (args.seeds or 3))
+    settings = {"recipes": recipes, "seeds": list(seeds), "steps": args.steps or 50, "task": args.task,
+                "units": args.units, "learning_rate": args.lr}
+    runs = run_set(
+        recipes, seeds, args.steps or 50, pathlib.Path(args.runs_dir or out / "runs"), out / "results.json",
+        settings=settings, command=command, task=args.task, units=args.units, learning_rate=args.lr, **common,
+    )
+    title = _title(recipes, runs, len(seeds))
+    plot(runs, out / "curves.png", title)
     if args.figure:
-        plot(results, pathlib.Path(args.figure), title)
+        plot(runs, pathlib.Path(args.figure), title)
     return 0
+
+
+def _title(recipes: Sequence[str], runs: Sequence[Mapping[str, Any]], seeds: int) -> str:
+    return " vs ".join(recipes) + f" ({runs[0]['task']}, {seeds} seed{'s' if seeds != 1 else ''})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.zoo_run``: the same as ``python -m baselines zoo``."""
+    parser = argparse.ArgumentParser(prog="python -m baselines zoo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args, command="python -m baselines zoo " + " ".join(shlex.quote(arg) for arg in argv))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

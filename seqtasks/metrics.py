@@ -55,12 +55,20 @@ class ReportColumn:
             nested dicts, e.g. ``"length_scores.test_long"``).
         split: The evaluation split the metric is read from (``None``: a run-level field).
         fmt: Format of one number (``str.format``).
+        best: Which seed is the best: ``"max"`` (higher is better, the default),
+            ``"min"`` (lower is better, e.g. a loss or sequences needed), or ``None``
+            (not an outcome, e.g. the label entropy); tables show it beside the mean.
     """
 
     label: str
     key: str
     split: str | None = "test"
     fmt: str = "{:.3f}"
+    best: str | None = "max"
+
+    def __post_init__(self) -> None:
+        if self.best not in ("max", "min", None):
+            raise ValueError(f"invalid best={self.best!r}; allowed: 'max', 'min' or None")
 
     def read(self, run: Mapping[str, Any]) -> float | str | None:
         """The column's value in one run's ``metrics.json``; ``"n/a"`` when the run has no such split."""
@@ -73,6 +81,44 @@ class ReportColumn:
                 return None
             value = value[part]
         return value
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedReference:
+    """A published number a task's table shows beside its baselines (``Task.published_references``).
+
+    Attributes:
+        source: Short citation, e.g. ``"Hochreiter & Schmidhuber (1997), Table 1"``.
+        model: The published model, e.g. ``"LSTM"``.
+        column: The label of the ``ReportColumn`` the number compares with.
+        value: The number as published (text keeps its unit and precision).
+        aggregate: How the source aggregates its runs, e.g. ``"best of 10 seeds"``.
+        differences: What differs between its protocol and this table's (``""``: none).
+    """
+
+    source: str
+    model: str
+    column: str
+    value: str
+    aggregate: str
+    differences: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferencePredictor:
+    """A non-neural predictor fit on the published ``train`` split (``Task.reference_predictors``).
+
+    Attributes:
+        name: Row label, e.g. ``"n-gram ridge regression"``.
+        description: How it predicts, in one sentence.
+        metrics: ``{split: {metric: value}}`` on the published evaluation splits.
+        bound: True for an oracle that uses knowledge no model has (an upper bound, not a baseline).
+    """
+
+    name: str
+    description: str
+    metrics: Mapping[str, Mapping[str, float]]
+    bound: bool = False
 
 
 def check_leading_shape(what: str, predictions: np.ndarray, expected: tuple[int, ...]) -> None:

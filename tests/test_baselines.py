@@ -22,6 +22,7 @@ from baselines.models import MODEL_KINDS, TASK_NAMES, build_model, recipe_name  
 from baselines.recipes import get_recipe, list_recipes  # noqa: E402
 from baselines.train import train  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
+from seqtasks.metrics import ReportColumn  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # Small configs of each task, so every model trains a step in well under a second.
@@ -231,25 +232,55 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     output = tmp_path / "docs" / "results.md"
     reproduce.write_reports(results, ["sequence_reversal"], ["lstm", "bilstm"], 2, True, "python -m baselines x", 1.0, output)
     text = output.read_text()
-    assert "python -m baselines x" in text and "| bilstm | – |" in text and " ± " in text  # bilstm: no runs
+    assert "python -m baselines x" in text and " ± " in text and "quick smoke grid: not results" in text
+    assert "| bilstm |" not in text  # a model without runs has no row
     first_row = next(line for line in text.splitlines() if line.startswith("| lstm |"))
     token_accuracy = [results[("sequence_reversal", "lstm")][s]["final"]["test"]["token_accuracy"] for s in (0, 1)]
-    spread = f" ± {np.std(token_accuracy, ddof=1):.3f}" if token_accuracy[0] != token_accuracy[1] else ""
-    assert first_row.split(" | ")[1] == f"{np.mean(token_accuracy):.3f}{spread}"
+    expected = f"{np.mean(token_accuracy):.3f}"
+    if token_accuracy[0] != token_accuracy[1]:
+        expected += f" ± {np.std(token_accuracy, ddof=1):.3f} (max {max(token_accuracy):.3f})"
+    assert first_row.split(" | ")[1:3] == ["2", expected]
     assert "\\begin{tabular}" in output.with_suffix(".tex").read_text()
+    document = json.loads(output.with_suffix(".json").read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(document, json.loads((REPO / "docs" / "results.schema.json").read_text()))
+    records = document["runs"]
+    assert sorted(record["seed"] for record in records) == [0, 1]
+    assert [r["metrics"]["test"]["token_accuracy"] for r in sorted(records, key=lambda r: r["seed"])] == token_accuracy
     assert (tmp_path / "docs" / "figures" / "sequence_reversal.png").stat().st_size > 0
-    # A second invocation reuses the finished runs instead of training again.
-    again = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False, {})
+    # A second invocation with the same settings reuses the finished runs instead of training again ...
+    options = {"train_size": 64, "eval_size": 32, "epochs": 1}
+    again = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False, options)
     assert again[("sequence_reversal", "lstm")] == results[("sequence_reversal", "lstm")]
+    # ... and a run made with other settings is no longer a result of the recipe.
+    recipe = reproduce.get_recipe("stable_lstm_sequence_reversal")
+    run = results[("sequence_reversal", "lstm")][0]
+    assert reproduce.stale_reason(run, recipe, True, options) is None
+    assert reproduce.stale_reason(run, recipe, True, {}) == "trained for 1 epochs, the recipe now takes 2"
+    assert reproduce.stale_reason(run, recipe, False, options) == "trained with another --quick setting"
 
 
-def test_aggregate_counts_missing_values():
-    assert reproduce._aggregate([1.0, 3.0], "{:.1f}") == "2.0 ± 1.4"
-    assert reproduce._aggregate([256, 256], "{:.0f}") == "256"
-    assert reproduce._aggregate([100.0, None], "{:.0f}") == "100 (1 of 2)"
-    assert reproduce._aggregate([None, None], "{:.0f}") == "none of 2"
-    assert reproduce._aggregate(["n/a", "n/a"], "{:.0f}") == "n/a"
-    assert reproduce.ReportColumn("x", "sequence_accuracy", "test_long").read({"final": {"test": {}}}) == "n/a"
+def test_quick_grids_never_write_the_headline_page():
+    with pytest.raises(ValueError, match="with --quick; allowed: any page but docs/results.md"):
+        reproduce.write_reports({}, ["sequence_reversal"], ["lstm"], 1, True, "x", 1.0, REPO / "docs" / "results.md")
+    assert baselines_main(["reproduce", "--quick", "--output", str(REPO / "docs" / "results.md")]) == 2
+
+
+def test_aggregate_shows_mean_std_best_and_missing_values():
+    from baselines.report import aggregate
+
+    higher, lower, setting = ReportColumn("a", "x", fmt="{:.1f}"), ReportColumn("b", "x", fmt="{:.1f}", best="min"), \
+        ReportColumn("c", "x", fmt="{:.0f}", best=None)
+    assert aggregate([1.0, 3.0], higher) == "2.0 ± 1.4 (max 3.0)"
+    assert aggregate([1.0, 3.0], lower) == "2.0 ± 1.4 (min 1.0)"
+    assert aggregate([1.0, 3.0], setting) == "2 ± 1"
+    assert aggregate([256, 256], setting) == "256"
+    assert aggregate([100.0, None], setting) == "100 (1 of 2)"
+    assert aggregate([None, None], setting) == "none of 2"
+    assert aggregate(["n/a", "n/a"], setting) == "n/a"
+    assert ReportColumn("x", "sequence_accuracy", "test_long").read({"final": {"test": {}}}) == "n/a"
+    with pytest.raises(ValueError, match="invalid best='top'"):
+        ReportColumn("x", "y", best="top")
 
 
 def _run_python(code: str, tmp_path: Path, timeout: int = 300) -> dict:

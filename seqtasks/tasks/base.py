@@ -6,7 +6,7 @@ import abc
 import copy
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -190,6 +190,25 @@ class Task(abc.ABC, Generic[ConfigT]):
         """Size of a split whose examples come from a finite pool, else ``None``."""
         self._check_split(split)
         return None
+
+    def published_size(self, split: str) -> int:
+        """Examples of ``split`` as published: the size of the preset whose config this is (or its
+        split's natural size); for a config no preset has, the natural size.
+
+        Raises:
+            ValueError: For an unpublished config of a task whose splits have no natural size.
+        """
+        self._check_split(split)
+        for preset in self.presets:
+            if preset.config == self.config:
+                size = preset.split_sizes.get(split)
+                if size is not None:
+                    return int(size)
+        size = self.natural_size(split)
+        if size is None:
+            raise ValueError(f"{self.name}: invalid split={split!r} for an unpublished config; allowed: a split "
+                             "of a preset's config, or of a task with finite splits")
+        return int(size)
 
     def targets(self) -> tuple[str, ...]:
         """Names of the supervised views of this task, the default first."""
@@ -520,6 +539,22 @@ class Task(abc.ABC, Generic[ConfigT]):
         if "test_long" in self.splits:
             columns.append(ReportColumn(f"test_long {headline}", headline, "test_long"))
         return tuple(columns)
+
+    def published_references(self, target: str | None = None) -> tuple[Any, ...]:
+        """Published numbers this config's table shows beside its baselines, each with what differs
+        (``seqtasks.metrics.PublishedReference``); default: none."""
+        return ()
+
+    def reference_predictors(self, target: str | None = None) -> tuple[Any, ...]:
+        """Non-neural predictors fit on the published ``train`` split and scored on the published
+        evaluation splits (``seqtasks.metrics.ReferencePredictor``), so a table shows the gap a
+        model must close; default: none. May take seconds to minutes: callers cache them."""
+        return ()
+
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """What this task's baselines must show, checked on finished runs' ``metrics.json`` (one
+        markdown sentence per criterion, with the measured numbers); default: none."""
+        return []
 
     def length_metric(self, target: str | None = None) -> str:
         """The metric of the per-length curve; its mean over lengths is the length-generalisation score."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -242,9 +242,65 @@ class RandomLabels(Task[RandomLabelsConfig]):
         from seqtasks.metrics import ReportColumn
 
         return (
-            ReportColumn("final train loss", "final_train_loss", None, "{:.4f}"),
-            ReportColumn("label entropy", "label_entropy", fmt="{:.4f}"),
-            ReportColumn("test AUC", "auc"),
-            ReportColumn("test loss", "loss", fmt="{:.4f}"),
-            ReportColumn("NaN-free steps", "nan_free_fraction", None, "{:.0%}"),
+            ReportColumn("final train loss", "final_train_loss", None, "{:.4f}", best=None),
+            ReportColumn("label entropy", "label_entropy", fmt="{:.4f}", best=None),
+            ReportColumn("test AUC", "auc", best=None),
+            ReportColumn("test loss", "loss", fmt="{:.4f}", best="min"),
+            ReportColumn("NaN-free steps", "nan_free_fraction", None, "{:.0%}", best=None),
         )
+
+    def null_auc_spread(self, split: str = "test", size: int | None = None) -> float:
+        """Standard deviation of the AUC of any predictor independent of the labels, on the published
+        ``split`` (its first ``size`` examples; default: the published size): the Mann-Whitney null, ``sqrt((n0 + n1 + 1) / (12 n0 n1))``."""
+        n = self.published_size(split) if size is None else size
+        labels = np.asarray(self.generate(split, 0, n, seed=0)["label"]).reshape(-1)
+        positives = int(labels.sum())
+        negatives = len(labels) - positives
+        if not positives or not negatives:
+            return math.nan
+        return math.sqrt((negatives + positives + 1) / (12 * negatives * positives))
+
+    def reference_predictors(self, target: str | None = None) -> tuple[Any, ...]:
+        """The constant predictor at the training split's positive rate: the loss floor and AUC 0.5."""
+        from seqtasks.metrics import ReferencePredictor, binary_scores
+
+        self._check_target(target)
+        train = np.asarray(self.generate("train", 0, self.published_size("train"), seed=0)["label"]).reshape(-1)
+        rate = float(train.mean())
+        metrics = {}
+        for split in self.splits:
+            if split == "train":
+                continue
+            labels = np.asarray(self.generate(split, 0, self.published_size(split), seed=0)["label"]).reshape(-1)
+            scores = binary_scores(labels, np.full(len(labels), rate))
+            metrics[split] = {**scores, "label_entropy": self.label_entropy(), "auc_null_std": self.null_auc_spread(split)}
+        return (ReferencePredictor(
+            "constant (train positive rate)",
+            f"predicts {rate:.4f}, the positive rate of the published train split, for every example",
+            metrics,
+        ),)
+
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Every run NaN-free; the final training loss (on data the model had not seen, with fresh data)
+        within 1% of the label entropy; test AUC within 0.5 ± 0.05."""
+        lines = []
+        for model in sorted({run.get("model") for run in runs}):
+            mine = [run for run in runs if run.get("model") == model]
+            finite = sum(run.get("nonfinite_steps", 1) == 0 for run in mine)
+            entropy = self.label_entropy()
+            gaps = [abs(run["final_train_loss"] / entropy - 1) for run in mine if run.get("final_train_loss") is not None]
+            aucs = [run["final"]["test"]["auc"] for run in mine]
+            close = sum(gap <= 0.01 for gap in gaps)
+            near = sum(abs(auc - 0.5) <= 0.05 for auc in aucs)
+            fresh = all(run.get("fresh_data") for run in mine)
+            spread = self.null_auc_spread("test", mine[0]["eval_sizes"]["test"])
+            lines += [
+                f"{'met' if finite == len(mine) else 'NOT met'}: {model} NaN-free in {finite} of {len(mine)} runs",
+                f"{'met' if close == len(mine) else 'NOT met'}: {model}'s final training loss"
+                f"{' (fresh data: every batch unseen)' if fresh else ''} within 1% of the label entropy "
+                f"{entropy:.4f} in {close} of {len(mine)} runs (largest gap {max(gaps, default=math.nan):.2%})",
+                f"{'met' if near == len(mine) else 'NOT met'}: {model}'s test AUC within 0.5 ± 0.05 in {near} of "
+                f"{len(mine)} runs (measured {min(aucs):.3f}..{max(aucs):.3f}; null spread: std {spread:.3f} for any "
+                "predictor independent of the labels)",
+            ]
+        return lines

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -502,8 +502,43 @@ class ReberGrammar(Task[ReberConfig]):
             columns.append(ReportColumn("test long-range correct", "long_range_correct"))
         if "test_long" in self.splits:
             columns.append(ReportColumn("test_long strings solved", "strings_solved", "test_long"))
-        columns.append(ReportColumn("sequences until test solved", "sequences_to_solve_test", None, "{:.0f}"))
+        columns.append(ReportColumn("sequences until test solved", "sequences_to_solve_test", None, "{:.0f}", best="min"))
         return tuple(columns)
+
+    def published_references(self, target: str | None = None) -> tuple[Any, ...]:
+        """Hochreiter & Schmidhuber (1997), Table 1, on the embedded grammar (the 1997 protocol's config)."""
+        from seqtasks.metrics import PublishedReference
+
+        if self.config.embedding_depth != 1 or (target or "next_symbol") != "next_symbol":
+            return ()
+        differences = (
+            "1997: online updates after every string with its own LSTM (no forget gate, memory blocks) and "
+            "learning rate; here Adam, batch 16, LSTM(64) with forget gates. Both stop when all 256 test strings "
+            "are solved and count the training sequences until then."
+        )
+        return (
+            PublishedReference("Hochreiter & Schmidhuber (1997), Table 1", "LSTM", "sequences until test solved",
+                               "8,440", "the best LSTM variant", differences),
+            PublishedReference("Hochreiter & Schmidhuber (1997), Table 1", "LSTM", "test strings solved",
+                               "1.000 (100% of trials)", "share of trials that solved the test set", differences),
+        )
+
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Embedded grammar: each unidirectional model solves every test string in >= 9 of 10 seeds,
+        in fewer training sequences than the 8,440 of 1997."""
+        if self.config.embedding_depth != 1:
+            return []
+        lines = []
+        for model in sorted({run.get("model") for run in runs}):
+            mine = [run for run in runs if run.get("model") == model]
+            needed = sorted(run["sequences_to_solve_test"] for run in mine if run.get("sequences_to_solve_test"))
+            met = len(needed) >= 0.9 * len(mine) and bool(needed) and max(needed) < 8440
+            spread = f"median {np.median(needed):,.0f}, range {needed[0]:,}..{needed[-1]:,}" if needed else "never"
+            lines.append(
+                f"{'met' if met else 'NOT met'}: {model} solved all test strings in {len(needed)} of {len(mine)} "
+                f"seeds (target: >= 9 of 10, each in fewer than 8,440 sequences); sequences needed: {spread}"
+            )
+        return lines
 
     def bidirectional_leak(self, target: str | None = None) -> str | None:
         """Both views leak: the backward pass reads the next symbol (and so the branch) before predicting it."""

@@ -10,7 +10,7 @@ bidirectional model sees both ends.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -279,6 +279,68 @@ class SequenceReversal(Task[ReversalConfig]):
                 ReportColumn("test_long length score", "length_scores.test_long", None),
             ]
         return tuple(columns)
+
+    def published_references(self, target: str | None = None) -> tuple[Any, ...]:
+        """Deletang et al. (2023), Table 2, reverse_string: for the read-then-write layout on binary strings."""
+        from seqtasks.metrics import PublishedReference
+
+        c = self.config
+        if c.layout != "read_then_write" or c.vocab_size != 2 or "test_long" not in self.splits:
+            return ()
+        source = "Deletang et al. (2023), Table 2"
+        aggregate = "best of 10 seeds (score: mean over lengths 41..500 of token accuracy)"
+        differences = (
+            "theirs: 1,000,000 training steps, one length per batch; here 3,500 steps (see the recipe), "
+            "batches of nearly one length; test_long here holds 32 strings per length"
+        )
+        published = (("LSTM", "0.609"), ("RNN", "0.620"), ("Transformer", "0.623"), ("Stack-RNN", "1.000"),
+                     ("Tape-RNN", "1.000"))
+        return tuple(
+            PublishedReference(source, model, "test_long length score", value, aggregate, differences)
+            for model, value in published
+        )
+
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Aligned layout: bidirectional models reverse every test sequence, unidirectional ones stay at
+        chance on the first output position. Read-then-write: unidirectional models reach 0.95 token
+        accuracy on the training lengths; the length score is compared with Deletang et al.'s."""
+        lines = []
+        models = sorted({run.get("model") for run in runs})
+        for model in models:
+            mine = [run for run in runs if run.get("model") == model]
+            tests = [run["final"]["test"] for run in mine]
+            if self.config.layout == "aligned" and model.startswith("bi"):
+                solved = sum(test["sequence_accuracy"] >= 1.0 for test in tests)
+                lines.append(f"{'met' if solved == len(mine) else 'NOT met'}: {model} reverses every test sequence "
+                             f"(sequence accuracy 1.000) in {solved} of {len(mine)} seeds")
+            elif self.config.layout == "aligned":
+                size = mine[0]["eval_sizes"]["test"]
+                chance = 1.0 / self.config.vocab_size
+                tolerance = 4 * (chance * (1 - chance) / size) ** 0.5  # four binomial standard errors
+                first = [test["first_position_accuracy"] for test in tests]
+                near = sum(abs(value - chance) <= tolerance for value in first)
+                lines.append(
+                    f"{'met' if near == len(mine) else 'NOT met'}: {model} is at chance ({chance:.3f} ± {tolerance:.3f}, "
+                    f"four binomial standard errors) on the first output position in {near} of {len(mine)} seeds "
+                    f"(measured {min(first):.3f}..{max(first):.3f}): a causal model must emit it before reading it"
+                )
+            else:
+                accuracy = [test["token_accuracy"] for test in tests]
+                reached = sum(value >= 0.95 for value in accuracy)
+                lines.append(f"{'met' if reached == len(mine) else 'NOT met'}: {model} reaches token accuracy 0.95 on "
+                             f"the training lengths (test) in {reached} of {len(mine)} seeds "
+                             f"(measured {min(accuracy):.3f}..{max(accuracy):.3f})")
+                scores = [run.get("length_scores", {}).get("test_long") for run in mine]
+                scores = [score for score in scores if score is not None]
+                if scores and self.published_references():
+                    mean = float(np.mean(scores))
+                    std = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
+                    lines.append(
+                        f"{'met' if mean > 0.609 else 'NOT met'} (goal): {model}'s test_long length score, mean over "
+                        f"{len(scores)} seeds {mean:.3f} ± {std:.3f} (max {max(scores):.3f}), above the best LSTM of "
+                        "Deletang et al. (0.609, best of 10 seeds)"
+                    )
+        return lines
 
 
 def reverse_padded(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:

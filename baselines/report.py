@@ -1,0 +1,426 @@
+"""The results pages of a grid: markdown and LaTeX tables, ``results.json`` and one figure per task.
+
+Everything on a page comes from the runs' ``metrics.json`` files and from the
+tasks themselves (``Task.report_columns``, ``ceiling``, ``published_references``,
+``reference_predictors``, ``results_criteria``): no number is typed by hand.
+``results.json`` holds one record per run (schema: ``docs/results.schema.json``)
+plus the references, the reference predictors and the criteria, so a reader can
+recompute every cell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
+from seqtasks.registry import get_preset
+from seqtasks.tasks.base import Task
+
+SCHEMA_VERSION = 1
+COMMON_COLUMNS: tuple[ReportColumn, ...] = (
+    ReportColumn("train size", "train_size", None, "{:.0f}", best=None),
+    ReportColumn("CPU s/run", "cpu_time_s", None, "{:.0f}", best=None),
+)
+_RUN_FIELDS = (
+    "recipe", "model", "seed", "data_seed", "fresh_data", "valid_baseline", "epochs", "epochs_completed",
+    "batch_size", "train_size", "sequences_seen", "sequences_to_solve_test", "final_train_loss", "loss_floor",
+    "nan_free_steps", "nonfinite_steps", "nan_free_fraction", "wall_time_s", "cpu_time_s", "train_time_s",
+    "length_scores", "versions", "machine", "command", "quick", "deterministic", "strategy",
+)
+
+
+def task_of_run(run: Mapping[str, Any]) -> Task:
+    """The task (with its exact config) a run's ``metrics.json`` was trained and scored on."""
+    cls, _ = get_preset(run["task"])
+    return cls(cls.config_class(**run["task_config"]))
+
+
+def columns_of(run: Mapping[str, Any]) -> list[ReportColumn]:
+    """The task's own columns, its headline's ceiling, then the common ones."""
+    task = task_of_run(run)
+    target = None if run.get("target") in (None, task.targets()[0]) else run["target"]
+    headline = task.headline_metric(target)
+    columns = list(task.report_columns(target))
+    if headline in task.ceiling(target=target):
+        columns.append(ReportColumn(f"ceiling (test {headline})", f"ceiling.test.{headline}", None, best=None))
+    return columns + list(COMMON_COLUMNS)
+
+
+def _numbers(values: Sequence[Any]) -> list[float]:
+    return [float(v) for v in values if v is not None and v != NOT_APPLICABLE and math.isfinite(float(v))]
+
+
+def aggregate(values: Sequence[float | None], column: ReportColumn) -> str:
+    """``mean ± std (max x)`` over seeds (sample std; ``min`` for a lower-is-better column).
+
+    A constant (one seed, or a setting such as the training set size) shows once;
+    seeds without the metric (e.g. never solved) are counted: ``(k of n)``.
+    """
+    if values and all(v == NOT_APPLICABLE for v in values):
+        return NOT_APPLICABLE
+    present = _numbers(values)
+    if not present:
+        return "–" if not values else f"none of {len(values)}"
+    fmt = column.fmt
+    if len(set(present)) == 1:
+        text = fmt.format(present[0])
+    else:
+        text = f"{fmt.format(float(np.mean(present)))} ± {fmt.format(float(np.std(present, ddof=1)))}"
+        if column.best is not None:
+            best = max(present) if column.best == "max" else min(present)
+            text += f" ({column.best} {fmt.format(best)})"
+    if len(present) < len(values):
+        text += f" ({len(present)} of {len(values)})"
+    return text
+
+
+def _reference_cell(predictor: Mapping[str, Any], column: ReportColumn) -> str:
+    if column.split is None:
+        return "–"
+    value = predictor["metrics"].get(column.split, {}).get(column.key)
+    return "–" if value is None else column.fmt.format(value)
+
+
+def run_record(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One run of ``results.json``: what was trained, on which bytes, every metric, the cost."""
+    protocol = run.get("protocol", {})
+    splits = protocol.get("evaluation", {}).get("splits", {})
+    metrics = {
+        split: {key: value for key, value in values.items() if np.ndim(value) == 0 and not isinstance(value, str)}
+        for split, values in run["final"].items()
+    }
+    return {
+        "task": run["task"].partition("/")[0],
+        "dataset": run["task"],
+        "config": run["task_config"],
+        "dataset_version": protocol.get("dataset_version"),
+        "published_config": protocol.get("published_config"),
+        "fingerprints": {split: info["fingerprint"] for split, info in splits.items()},
+        "train_data": protocol.get("train_data"),
+        "metrics": metrics,
+        "floor_check": (run.get("floor_check") or {}).get("verdict"),
+        "length_curves": {
+            report["split"]: [[row["length"], row.get(report["metric"])] for row in report["rows"]]
+            for report in (run.get("length_report") or {}).get("reports", [])
+        },
+        **{key: run.get(key) for key in _RUN_FIELDS},
+    }
+
+
+def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Lines that say what a table's runs were trained and scored on, and how they depart from a protocol."""
+    notes = []
+    data_seeds = sorted({int(run.get("data_seed", 0)) for run in runs})
+    if data_seeds != [0]:
+        notes.append(
+            f"- training data varies with the run (data seeds {', '.join(map(str, data_seeds))}): a data-variance "
+            "study, not the published training split"
+        )
+    if any(run.get("fresh_data") for run in runs):
+        notes.append("- trained on fresh examples every update (`seqtasks.stream`), scored on the published splits")
+    partial = sorted(
+        {
+            f"{split} ({info['examples']} of {info['published_examples']})"
+            for run in runs
+            for split, info in run.get("protocol", {}).get("evaluation", {}).get("splits", {}).items()
+            if not info["complete"]
+        }
+    )
+    if partial:
+        notes.append("- scored on the first examples of the published splits only: " + ", ".join(partial))
+    if runs and "protocol" in runs[0]:
+        protocol = runs[0]["protocol"]
+        notes.append(
+            f"- dataset `{protocol['dataset']}` version {protocol['dataset_version']}"
+            + ("" if protocol["published_config"] else f", config overrides {protocol['config_overrides']}")
+        )
+    return notes
+
+
+def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> bool:
+    """Per model (mean over seeds, band: min..max): training loss and the headline validation metric per
+    epoch; the test accuracy per output position for per-step views; the length metric per length on
+    ``test_long`` where the runs have one. Returns False when no run exists."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    task_runs = [run for model in models for run in results.get((task, model), [])]
+    if not task_runs:
+        return False
+    headline = f"val_{task_runs[0].get('headline_metric') or task_of_run(task_runs[0]).headline_metric()}"
+    per_position = "per_position_accuracy" in task_runs[0]["final"].get("test", {})
+    per_length = any(run.get("length_report") for run in task_runs)
+    panels = 2 + per_position + per_length
+    figure, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.6))
+
+    def band(axis, x, rows, label):
+        values = np.array([[np.nan if v is None else v for v in row[: len(x)]] for row in rows], dtype=float)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(values, axis=0)
+        line = axis.plot(x, mean, marker="o" if len(x) <= 40 else None, markersize=3, label=label)[0]
+        if len(rows) > 1:
+            axis.fill_between(x, np.nanmin(values, axis=0), np.nanmax(values, axis=0), alpha=0.15, color=line.get_color())
+
+    for model in models:
+        runs = results.get((task, model), [])
+        if not runs:
+            continue
+        for axis, key in zip(axes[:2], ("loss", headline)):
+            curves = [[row.get(key) for row in run["per_epoch"]] for run in runs]
+            width = min(len(c) for c in curves)
+            if width:
+                band(axis, np.arange(1, width + 1), curves, model)
+        panel = 2
+        if per_position:
+            curves = [run["final"]["test"]["per_position_accuracy"] for run in runs]
+            width = min(len(p) for p in curves)
+            band(axes[panel], np.arange(width), curves, model)
+            panel += 1
+        if per_length:
+            reports = [next(r for r in run["length_report"]["reports"] if r["split"] == "test_long") for run in runs
+                       if run.get("length_report")]
+            lengths = [row["length"] for row in reports[0]["rows"]]
+            metric = reports[0]["metric"]
+            band(axes[panel], np.array(lengths), [[row[metric] for row in r["rows"]] for r in reports], model)
+    axes[0].set(xlabel="epoch", ylabel="train loss")
+    axes[1].set(xlabel="epoch", ylabel=headline.replace("val_", "validation "))
+    panel = 2
+    chance = task_runs[0]["final"].get("test", {}).get("chance_accuracy")
+    if per_position:
+        if chance is not None:
+            axes[panel].axhline(chance, color="grey", linestyle="--", label="chance")
+        axes[panel].set(xlabel="output position", ylabel="test accuracy")
+        panel += 1
+    if per_length:
+        if chance is not None:
+            axes[panel].axhline(chance, color="grey", linestyle="--", label="chance")
+        axes[panel].set(xlabel="string length (test_long)", ylabel="token accuracy")
+    for axis in axes:
+        axis.legend(fontsize=8)
+    figure.suptitle(f"{task}: mean over seeds, band min..max")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def _escape_latex(text: str) -> str:
+    return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(float(value)) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def reference_predictors(task: Task, cache_dir: Path | None) -> list[dict[str, Any]]:
+    """The task's reference predictors as JSON, cached in ``cache_dir`` per config, dataset and package version."""
+    import hashlib
+
+    from seqtasks import __version__
+
+    identity = {"task": task.name, "config": _jsonable(task.config.to_dict()), "version": task.version,
+                "seqtasks": __version__}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    cache = None if cache_dir is None else cache_dir / "reference_predictors" / f"{task.name}-{digest}.json"
+    if cache is not None and cache.exists():
+        stored = json.loads(cache.read_text())
+        if stored.get("identity") == identity:
+            return stored["predictors"]
+    predictors = [_jsonable(predictor) for predictor in task.reference_predictors()]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"identity": identity, "predictors": predictors}, indent=1))
+    return predictors
+
+
+@dataclasses.dataclass(frozen=True)
+class GridDescription:
+    """What a results page says about the grid that produced it.
+
+    Attributes:
+        command: The command that produced the page.
+        tasks: Task names, in page order.
+        models: Model kinds.
+        seeds: ``{task: seeds per cell}``.
+        quick: The ``--quick`` smoke settings.
+        wall_seconds: How long this invocation took.
+        train_options: Overrides of every recipe (``epochs``, ``train_size``, ``eval_size``).
+        excluded: ``{(task, model): reason}`` for models left out of a table.
+        recipes: ``{task: one-sentence description of its recipe}`` (says where a budget is cut).
+    """
+
+    command: str
+    tasks: Sequence[str]
+    models: Sequence[str]
+    seeds: Mapping[str, int]
+    quick: bool
+    wall_seconds: float
+    train_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    excluded: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    recipes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_dir: Path | None = None) -> None:
+    """Writes ``output`` (markdown), its ``.tex`` and ``.json`` siblings and one figure per task."""
+    figures_dir = output.parent / "figures"
+    prefix = "" if output.stem == "results" else f"{output.stem}-"
+    all_runs = [run for runs in results.values() for run in runs]
+    if not all_runs:
+        raise ValueError("invalid results: no finished run to report")
+    mode = (
+        "`--quick`: small training sets and few epochs, a smoke test of the pipeline, not results"
+        if grid.quick
+        else "each recipe's full settings"
+    )
+    if grid.train_options:
+        mode += ", except " + ", ".join(f"{key}={value}" for key, value in grid.train_options.items())
+    versions = all_runs[0]["versions"]
+    machine = all_runs[0].get("machine", {})
+    cpu_total = sum(run.get("cpu_time_s") or 0.0 for run in all_runs)
+    per_task_cpu = {
+        task: sum(run.get("cpu_time_s") or 0.0 for model in grid.models for run in results.get((task, model), []))
+        for task in grid.tasks
+    }
+    lines = [
+        f"# Baseline results{' (quick smoke grid: not results)' if grid.quick else ''}",
+        "",
+        "Produced by:",
+        "",
+        "```bash",
+        grid.command,
+        "```",
+        "",
+        f"- grid: {len(grid.tasks)} task(s) x {len(grid.models)} model(s); seeds per cell: "
+        + ", ".join(f"`{task}` {grid.seeds[task]}" for task in grid.tasks) + f"; {mode}",
+        f"- CPU time: {cpu_total / 3600:.2f} h summed over the {len(all_runs)} runs ("
+        + ", ".join(f"`{task}` {seconds / 60:.0f} min" for task, seconds in per_task_cpu.items())
+        + f"); this invocation took {grid.wall_seconds / 60:.1f} min of wall time (finished runs are reused unless"
+        " `--fresh`)",
+        f"- machine: {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPU(s), accelerators: "
+        f"{', '.join(machine.get('accelerators') or []) or 'none'}; {machine.get('platform', '')}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
+        "- cells: mean ± sample std over seeds, then the best seed (`max`, or `min` where lower is better, as "
+        "Deletang et al. report the best of their seeds); `(k of n)`: the metric exists for only k of n seeds "
+        "(for example the test set was never solved in the others).",
+        "- `seeds`: finished runs; `k of n`: only k of the n planned seeds had finished when the page was written "
+        "(the table is incomplete there).",
+        "- rows in italics are reference predictors fit on the published train split, not neural baselines; "
+        "an oracle marked *(bound)* uses knowledge no model has.",
+        f"- every run's record is in `{output.with_suffix('.json').name}` (schema `results.schema.json`); its "
+        "`metrics.json`, `history.csv`, `curves.png` and `model.keras` are under the runs directory.",
+        "",
+    ]
+    latex = ["% Produced by: " + grid.command,
+             "% " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform")]
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "command": grid.command,
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "quick": grid.quick,
+        "train_options": dict(grid.train_options),
+        "machine": machine,
+        "versions": versions,
+        "cpu_time_s": cpu_total,
+        "cpu_time_s_per_task": per_task_cpu,
+        "tasks": {},
+        "runs": [run_record(run) for run in all_runs],
+    }
+    for task in grid.tasks:
+        shown = [model for model in grid.models if (task, model) not in grid.excluded]
+        task_runs = [run for model in shown for run in results.get((task, model), [])]
+        if not task_runs:
+            continue
+        the_task = task_of_run(task_runs[0])
+        dataset = task_runs[0]["task"]
+        columns = columns_of(task_runs[0])
+        predictors = reference_predictors(the_task, cache_dir) if not grid.quick else []
+        references = [_jsonable(reference) for reference in the_task.published_references()]
+        criteria = [] if grid.quick else the_task.results_criteria(task_runs)
+        document["tasks"][task] = {
+            "dataset": dataset,
+            "dataset_version": the_task.version,
+            "seeds": grid.seeds[task],
+            "recipe": grid.recipes.get(task),
+            "ceiling": _jsonable(the_task.ceiling(target=None)),
+            "published_references": references,
+            "reference_predictors": predictors,
+            "criteria": criteria,
+            "cpu_time_s": per_task_cpu[task],
+        }
+        header = ["model", "seeds", *[column.label for column in columns]]
+        rows = []
+        for model in shown:
+            runs = results.get((task, model), [])
+            if runs:
+                seeds = str(len(runs)) + (f" of {grid.seeds[task]}" if len(runs) < grid.seeds[task] else "")
+                rows.append([model, seeds, *[aggregate([c.read(run) for run in runs], c) for c in columns]])
+        for predictor in predictors:
+            label = f"*{predictor['name']}*" + (" *(bound)*" if predictor.get("bound") else "")
+            rows.append([label, "–", *[_reference_cell(predictor, column) for column in columns]])
+        lines += [f"## {dataset}", ""]
+        if grid.recipes.get(task):
+            lines.append(f"- recipe: {grid.recipes[task]}")
+        lines += _protocol_notes(task_runs)
+        reasons: dict[str, list[str]] = {}
+        for model in grid.models:
+            if (task, model) in grid.excluded:
+                reasons.setdefault(grid.excluded[(task, model)], []).append(model)
+        lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        if references:
+            lines += ["", "Published references (not measured here):", "",
+                      "| source | model | compares with | value | aggregate | what differs |", "|---|---|---|---|---|---|"]
+            lines += [f"| {r['source']} | {r['model']} | {r['column']} | {r['value']} | {r['aggregate']} | "
+                      f"{r['differences'] or '–'} |" for r in references]
+        for predictor in predictors:
+            lines += ["", f"- *{predictor['name']}*: {predictor['description']}"]
+        if criteria:
+            lines += ["", "What these baselines must show (checked on the runs above):", ""]
+            lines += [f"- {line}" for line in criteria]
+        figure = figures_dir / f"{prefix}{task.replace('/', '-')}.png"
+        if plot_task(task, shown, results, figure):
+            lines += ["", f"![{task}](figures/{figure.name})"]
+        lines.append("")
+        latex += [
+            "\\begin{table}[t]",
+            "\\centering",
+            f"\\caption{{Recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} (mean $\\pm$ std, best seed in "
+            f"parentheses, over {grid.seeds[task]} seeds{', quick grid' if grid.quick else ''}).}}",
+            "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+            "\\hline",
+            " & ".join(_escape_latex(cell) for cell in header) + " \\\\",
+            "\\hline",
+            *[" & ".join(_escape_latex(cell.replace("*", "")) for cell in row) + " \\\\" for row in rows],
+            "\\hline",
+            "\\end{tabular}",
+            *[f"\\par\\footnotesize Not shown: {_escape_latex(', '.join(names))} ({_escape_latex(reason)})."
+              for reason, names in reasons.items()],
+            "\\end{table}",
+            "",
+        ]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(lines) + "\n")
+    output.with_suffix(".tex").write_text("\n".join(latex) + "\n")
+    output.with_suffix(".json").write_text(json.dumps(_jsonable(document), indent=1, allow_nan=False) + "\n")

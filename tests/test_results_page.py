@@ -1,0 +1,152 @@
+"""docs/results.json follows docs/results.schema.json, and the results page quotes only what its runs measured."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "docs" / "results.schema.json").read_text())
+PUBLISHED = ROOT / "docs" / "results.json"
+
+
+def validate(document: dict) -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(document, SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_the_schema_rejects_what_a_record_must_not_be():
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"schema_version": 1})
+    record_schema = {**SCHEMA["$defs"]["run"], "$defs": SCHEMA["$defs"]}
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.validate({"fingerprints": {"test": "not-a-sha256"}}, {
+            "$defs": SCHEMA["$defs"], **{k: v for k, v in record_schema.items() if k != "required"}})
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="docs/results.json is written by `python -m baselines reproduce`")
+def test_published_results_validate_and_match_their_page():
+    document = json.loads(PUBLISHED.read_text())
+    validate(document)
+    assert not document["quick"], "the headline page holds the full grid only"
+    page = (ROOT / "docs" / "results.md").read_text()
+    assert document["command"] in page
+    for task, info in document["tasks"].items():
+        runs = [run for run in document["runs"] if run["dataset"] == info["dataset"]]
+        assert runs, task
+        assert {run["dataset_version"] for run in runs} == {info["dataset_version"]}
+        for line in info["criteria"]:
+            assert line in page
+    # Every run is a published split of the current dataset version with the recorded fingerprints.
+    import seqtasks
+
+    for run in document["runs"]:
+        task = seqtasks.make(run["dataset"])
+        assert run["dataset_version"] == task.version, run["dataset"]
+    # The CPU time the page states is the runs' sum.
+    hours = re.search(r"CPU time: ([0-9.]+) h summed over the (\d+) runs", page)
+    assert hours and int(hours.group(2)) == len(document["runs"])
+    assert abs(float(hours.group(1)) - sum(run["cpu_time_s"] for run in document["runs"]) / 3600) < 0.006
+
+
+# -- Reference predictors and criteria, checked against the task definitions ---------------------------
+
+import numpy as np  # noqa: E402
+
+import seqtasks  # noqa: E402
+from seqtasks.metrics import cosines, roc_auc  # noqa: E402
+from seqtasks.tasks import char_to_vector as c2v  # noqa: E402
+
+SMALL = c2v.CharToVectorConfig(vocab_size=300, long_max_word_length=None)
+
+
+def test_ngram_design_has_one_entry_per_ngram_of_the_bounded_word():
+    words = np.array(["bab", "abba", "ka"])
+    rows, columns, values, vocabulary = c2v.ngram_design(words, SMALL)
+    for row, word in enumerate(words):
+        bounded = f"<{word}>"
+        grams = [bounded[i : i + n] for n in range(SMALL.ngram_min, SMALL.ngram_max + 1) for i in range(len(bounded) - n + 1)]
+        assert (rows == row).sum() == len(grams)
+        np.testing.assert_allclose(values[rows == row], 1 / np.sqrt(len(grams)))
+    # The same n-gram string in two words is one column ("<ab" is not in "bab": "bab>" and "abb" differ).
+    shared = {"<ba", "bab", "ab>"} & {"<ab", "abb", "bba", "ba>"}
+    assert not shared
+    assert len(vocabulary) == len(np.unique(columns))
+    one, two = c2v.ngram_design(np.array(["bab"]), SMALL)[1], c2v.ngram_design(np.array(["xbab"]), SMALL)[1]
+    assert len(one) == 6 and len(two) == 9  # "<xbab>": 4 + 3 + 2 n-grams
+
+
+def test_seen_ngram_oracle_recovers_the_compositional_part_of_training_words():
+    task = seqtasks.make("char_to_vector/synthetic_d100", vocab_size=300, long_max_word_length=None)
+    words = task.split_words("train")[:50]
+    oracle = c2v.seen_ngram_predictions(words, words, task.config)
+    compositional = c2v.synthetic_vectors(words, task.config.replace(compositional_weight=1.0))
+    np.testing.assert_allclose(cosines(oracle, compositional), 1.0, atol=1e-9)
+    unseen = c2v.seen_ngram_predictions(np.array(["zzqx"]), words, task.config)
+    assert not unseen.any() or np.linalg.norm(unseen) < np.linalg.norm(oracle[0])
+
+
+def test_ridge_solves_its_normal_equations():
+    task = seqtasks.make("char_to_vector/synthetic_d100", vocab_size=300, long_max_word_length=None)
+    words = task.split_words("train")[:80]
+    vectors = task.generate("train", 0, task.natural_size("train"))
+    by_word = dict(zip(vectors["word"], vectors["vector"]))
+    targets = np.array([by_word[w] for w in words], dtype=np.float64)
+    weights, vocabulary = c2v.ridge_ngram_weights(words, targets, task.config, penalty=0.5, iterations=400)
+    rows, columns, values, _ = c2v.ngram_design(words, task.config, vocabulary)
+    design = np.zeros((len(words), len(vocabulary)))
+    np.add.at(design, (rows, columns), values)
+    exact = np.linalg.solve(design.T @ design + 0.5 * np.eye(len(vocabulary)), design.T @ targets)
+    np.testing.assert_allclose(weights, exact, atol=1e-6)
+    np.testing.assert_allclose(c2v.ngram_predictions(words, task.config, weights, vocabulary), design @ exact, atol=1e-6)
+
+
+def test_null_auc_spread_matches_random_predictors():
+    task = seqtasks.make("random_labels/t48_f16")
+    labels = np.asarray(task.generate("test", 0, 320, seed=0)["label"]).reshape(-1)
+    rng = np.random.default_rng(0)
+    aucs = [roc_auc(labels, rng.random(len(labels))) for _ in range(2000)]
+    assert abs(np.std(aucs) / task.null_auc_spread("test") - 1) < 0.08
+    assert abs(np.mean(aucs) - 0.5) < 0.005
+
+
+def _run(model, **fields):
+    return {"model": model, **fields}
+
+
+def test_criteria_say_met_and_not_met_with_the_numbers():
+    reber = seqtasks.make("reber_grammar/embedded")
+    solved = [_run("lstm", sequences_to_solve_test=2000 + 100 * s) for s in range(9)] + [_run("lstm", sequences_to_solve_test=None)]
+    assert reber.results_criteria(solved)[0].startswith("met: lstm solved all test strings in 9 of 10 seeds")
+    slow = [_run("gru", sequences_to_solve_test=9000) for _ in range(10)]
+    assert reber.results_criteria(slow)[0].startswith("NOT met")
+    labels = seqtasks.make("random_labels/t48_f16")
+    entropy = labels.label_entropy()
+    runs = [_run("lstm", nonfinite_steps=0, final_train_loss=entropy * 1.005, fresh_data=True, eval_sizes={"test": 320},
+                 final={"test": {"auc": 0.52}}),
+            _run("lstm", nonfinite_steps=1, final_train_loss=entropy * 1.02, fresh_data=True, eval_sizes={"test": 320},
+                 final={"test": {"auc": 0.60}})]
+    lines = labels.results_criteria(runs)
+    assert lines[0].startswith("NOT met: lstm NaN-free in 1 of 2 runs")
+    assert lines[1].startswith("NOT met") and "largest gap 2.00%" in lines[1]
+    assert lines[2].startswith("NOT met") and "measured 0.520..0.600" in lines[2]
+    reversal = seqtasks.make("sequence_reversal/reverse_string")
+    runs = [_run("lstm", final={"test": {"token_accuracy": 0.96}}, length_scores={"test_long": 0.7}) for _ in range(2)]
+    lines = reversal.results_criteria(runs)
+    assert lines[0].startswith("met: lstm reaches token accuracy 0.95") and lines[1].startswith("met (goal)")
+    assert [r.model for r in reversal.published_references()][0] == "LSTM"
+    assert seqtasks.make("sequence_reversal/len1to40_vocab2").published_references() == ()  # aligned: not comparable
+
+
+def test_published_size_is_the_presets_or_the_natural_size():
+    assert seqtasks.make("random_labels/t48_f16").published_size("test") == 320
+    assert seqtasks.make("reber_grammar/embedded").published_size("train") == 256
+    words = seqtasks.make("char_to_vector/synthetic_d100", vocab_size=300, long_max_word_length=None)
+    assert words.published_size("train") == words.natural_size("train") == len(words.split_words("train"))
+    with pytest.raises(ValueError, match="unpublished config"):
+        seqtasks.make("random_labels/t48_f16", time_steps=47).published_size("test")
