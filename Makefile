@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/seqtasks demo
-	$(BIN)/python -m baselines reproduce --quick --output runs/demo/results.md --runs-dir runs/demo/runs
+	$(BIN)/python -m baselines reproduce --quick --tasks char_to_vector random_labels reber_grammar sequence_reversal --output runs/demo/results.md --runs-dir runs/demo/runs
 	@echo "quick baseline table: runs/demo/results.md"
 
 test: $(STAMP)

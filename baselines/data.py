@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import keras
 import numpy as np
 
+from seqtasks.config import check_integer
 from seqtasks.encoding import to_supervised
 from seqtasks.registry import get_preset
 from seqtasks.tasks.base import Batch, Task
@@ -80,8 +81,7 @@ def pad_split(arrays: SplitArrays, width: int, per_step: bool) -> SplitArrays:
     ``width`` steps wide is returned unchanged. Used for recipes trained at one
     fixed width (``Recipe.fixed_width``).
     """
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"invalid width={width!r}; allowed: an integer >= 1")
+    check_integer("width", width, 1)
     if arrays.x.ndim < 2 or arrays.x.shape[1] >= width:
         return arrays
     steps = int(arrays.x.shape[1])
@@ -94,8 +94,7 @@ def pad_split(arrays: SplitArrays, width: int, per_step: bool) -> SplitArrays:
 
 def take_split(arrays: SplitArrays, size: int) -> SplitArrays:
     """The first ``size`` examples of ``arrays`` (e.g. whole batches for a model with a fixed batch size)."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= len(arrays):
-        raise ValueError(f"invalid size={size!r}; allowed: an integer from 1 to {len(arrays)}")
+    check_integer("size", size, 1, len(arrays), allowed=f"an integer from 1 to {len(arrays)}")
     batch = {key: np.asarray(value)[:size] for key, value in arrays.batch.items()}
     return SplitArrays(
         arrays.split, batch, arrays.x[:size], arrays.y[:size], arrays.sample_weight[:size], raw_steps=arrays.raw_steps
@@ -141,8 +140,7 @@ def split_arrays(
     Returns:
         The split's raw batch and its ``(x, y, sample_weight)``.
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"invalid size={size!r} for split {split!r}; allowed: an integer >= 1")
+    check_integer("size", size, 1, allowed=f"an integer >= 1 (the size of split {split!r})")
     config = json.dumps(task.config.to_dict(), sort_keys=True)
     key = (task.name, config, split, int(size), int(seed), inputs, target, one_hot_targets)
     if key not in _CACHE:
@@ -214,13 +212,15 @@ class StreamBatches(keras.utils.PyDataset):
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1")
+            check_integer(name, value, 1, numpy=False)
         if length_grouped not in (False, True) or (length_grouped and task.content_lengths(
             task.generate("train", 0, 1, seed=0)) is None):
             raise ValueError(f"invalid length_grouped={length_grouped!r}; allowed: True only for a task whose examples have lengths")
-        if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1 or length_grouped):
-            raise ValueError(f"invalid width={width!r}; allowed: None, or an integer >= 1 without length_grouped")
+        if width is not None:
+            allowed = "None, or an integer >= 1 without length_grouped"
+            check_integer("width", width, 1, allowed=allowed, numpy=False)
+            if length_grouped:
+                raise ValueError(f"invalid width={width!r}; allowed: {allowed}")
         self.task, self.batch_size, self.steps_per_epoch, self.seed = task, batch_size, steps_per_epoch, int(seed)
         self.inputs, self.target, self.one_hot_targets = inputs, target, one_hot_targets
         self.length_grouped = length_grouped
@@ -325,8 +325,7 @@ class EpochShuffledBatches(keras.utils.PyDataset):
         self, arrays: SplitArrays, batch_size: int, seed: int, shuffle: bool = True, drop_remainder: bool = False
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"invalid batch_size={batch_size!r}; allowed: an integer >= 1")
+        check_integer("batch_size", batch_size, 1, numpy=False)
         self.arrays = arrays
         self.batch_size = batch_size
         self.seed = int(seed)

@@ -24,6 +24,7 @@ from typing import Any
 import keras
 
 from baselines.recipes import Recipe, register_recipe
+from seqtasks.config import check_integer
 from seqtasks.registry import get_preset, list_tasks, task_class
 from seqtasks.tasks.base import SupervisedSpec, Task
 
@@ -103,8 +104,7 @@ def build_model(
     """
     if model not in MODEL_KINDS:
         raise ValueError(f"invalid model={model!r}; allowed: one of " + ", ".join(MODEL_KINDS))
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"invalid units={units!r}; allowed: an integer >= 1")
+    check_integer("units", units, 1, numpy=False)
     if not learning_rate > 0:
         raise ValueError(f"invalid learning_rate={learning_rate!r}; allowed: a number > 0")
     if spec.target_kind not in _LOSSES:

@@ -25,6 +25,8 @@ from seqtasks.registry import get_preset
 from seqtasks.tasks.base import Task
 
 SCHEMA_VERSION = 1
+REFERENCE_PREDICTORS_REVISION = 2
+"""Part of the reference predictors' cache key: raise it when a task's ``reference_predictors`` changes."""
 COMMON_COLUMNS: tuple[ReportColumn, ...] = (
     ReportColumn("train size", "train_size", None, "{:.0f}", best=None),
     ReportColumn("CPU s/run", "cpu_time_s", None, "{:.0f}", best=None),
@@ -240,7 +242,7 @@ def reference_predictors(task: Task, cache_dir: Path | None) -> list[dict[str, A
     from seqtasks import __version__
 
     identity = {"task": task.name, "config": _jsonable(task.config.to_dict()), "version": task.version,
-                "seqtasks": __version__}
+                "seqtasks": __version__, "revision": REFERENCE_PREDICTORS_REVISION}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     cache = None if cache_dir is None else cache_dir / "reference_predictors" / f"{task.name}-{digest}.json"
     if cache is not None and cache.exists():

@@ -65,6 +65,7 @@ from baselines.data import (
 )
 from baselines.recipes import Recipe, get_recipe, list_recipes
 from seqtasks import metrics as task_metrics
+from seqtasks.config import check_integer
 from seqtasks.fingerprint import fingerprint
 from seqtasks.registry import get_preset, make
 from seqtasks.tasks.base import Task
@@ -391,8 +392,8 @@ def _check_build_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> None
         return
     allowed = [name for name, parameter in parameters.items() if parameter.kind is not inspect.Parameter.VAR_POSITIONAL][2:]
     for key, value in overrides.items():
-        if key == "units" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"invalid units={value!r}; allowed: an integer >= 1")
+        if key == "units":
+            check_integer("units", value, 1, numpy=False)
         if key == "learning_rate" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
             raise ValueError(f"invalid learning_rate={value!r}; allowed: a number > 0")
         if key not in allowed:
@@ -489,26 +490,24 @@ def train(
     started, cpu_started = time.perf_counter(), time.process_time()
     if isinstance(recipe, str):
         recipe = get_recipe(recipe)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"invalid seed={seed!r}; allowed: an integer >= 0")
+    check_integer("seed", seed, 0, numpy=False)
     if strategy not in STRATEGIES:
         raise ValueError(f"invalid strategy={strategy!r}; allowed: one of " + ", ".join(STRATEGIES))
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"invalid epochs={epochs!r}; allowed: an integer >= 1")
+    if epochs is not None:
+        check_integer("epochs", epochs, 1, numpy=False)
     for name, value in (("train_size", train_size), ("eval_size", eval_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"invalid {name}={value!r}; allowed: an integer >= 1 (or None for the default)")
+        if value is not None:
+            check_integer(name, value, 1, allowed="an integer >= 1 (or None for the default)", numpy=False)
     if verbose not in (0, 1, 2):
         raise ValueError(f"invalid verbose={verbose!r}; allowed: 0, 1 or 2")
-    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
-        raise ValueError(f"invalid data_seed={data_seed!r}; allowed: an integer >= 0")
+    check_integer("data_seed", data_seed, 0, numpy=False)
     fresh_data = recipe.fresh_data if fresh_data is None else fresh_data
     if fresh_data not in (False, True) or (fresh_data and recipe.stateful and recipe.length_grouped):
         raise ValueError(
             f"invalid fresh_data={fresh_data!r} for recipe {recipe.name!r}; allowed: False for stateful length-grouped recipes"
         )
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"invalid steps={steps!r}; allowed: an integer >= 1 (or None for epochs)")
+    if steps is not None:
+        check_integer("steps", steps, 1, allowed="an integer >= 1 (or None for epochs)", numpy=False)
     if steps is not None and epochs is not None:
         raise ValueError(f"invalid epochs={epochs!r} together with steps={steps!r}; allowed: one of the two")
     build_overrides = dict(build_overrides or {})

@@ -38,6 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from seqtasks.config import check_integer  # noqa: E402
+
 EVAL_EXAMPLES = 512
 """Each run is scored on about this many examples of every evaluation split (whole batches of the recipe)."""
 SCHEMA = "baselines.zoo_run/2"
@@ -250,8 +252,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check_arguments(args: argparse.Namespace) -> None:
     for name, value, low in (("seeds", args.seeds, 1), ("steps", args.steps, 1), ("first-seed", args.first_seed, 0)):
-        if value is not None and value < low:
-            raise ValueError(f"invalid --{name}={value}; allowed: an integer >= {low}")
+        if value is not None:
+            check_integer(f"--{name}", value, low)
     if args.all == bool(args.recipes):
         raise ValueError("invalid arguments: give recipe names, or --all (not both)")
     if not args.all and (args.only or args.figures):

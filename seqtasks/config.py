@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+import numpy as np
+
 MEMORY_BUDGET_BYTES = 8 * 2**30
 """Most memory one request may need (8 GiB): configs and requests estimated above it are refused.
 
@@ -72,6 +74,45 @@ def short_repr(value: Any) -> str:
     return text
 
 
+def check_integer(
+    name: str,
+    value: Any,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    *,
+    allowed: str | None = None,
+    owner: str = "",
+    numpy: bool = True,
+) -> int:
+    """Returns ``value`` as an ``int`` if it is an integer (not a bool) in ``[minimum, maximum]``.
+
+    The one check of integer arguments and fields in seqtasks and baselines.
+
+    Args:
+        name: The parameter, as the message names it.
+        value: The value to check.
+        minimum: Smallest allowed value (``None``: no bound).
+        maximum: Largest allowed value (``None``: no bound).
+        allowed: The message's ``allowed:`` text (default: the range, e.g. ``"an integer >= 1"``).
+        owner: What the parameter belongs to, e.g. a task name, put before the message.
+        numpy: Accept NumPy integers too (``False`` for values kept as given, e.g. config fields).
+
+    Raises:
+        ValueError: ``"[OWNER: ]invalid NAME=VALUE; allowed: ALLOWED"``.
+    """
+    kinds = (int, np.integer) if numpy else int
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        text = _range_text(minimum, maximum, "an integer") if allowed is None else allowed
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}invalid {name}={short_repr(value)}; allowed: {text}")
+    return int(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
     """Base class of task configurations; subclasses implement :meth:`validate`."""
@@ -122,10 +163,7 @@ class TaskConfig:
         """
         value = getattr(self, parameter)
         allowed = _range_text(low, high, "an integer") + (f" ({note})" if note else "")
-        if isinstance(value, bool) or not isinstance(value, int):
-            self._fail(parameter, value, allowed)
-        if (low is not None and value < low) or (high is not None and value > high):
-            self._fail(parameter, value, allowed)
+        check_integer(parameter, value, low, high, allowed=allowed, owner=self.task_name, numpy=False)
         return value
 
     def check_float(

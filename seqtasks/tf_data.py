@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import file_adapters
 
+from seqtasks.config import check_integer
 from seqtasks.encoding import INPUT_ENCODINGS
 from seqtasks.registry import make
 from seqtasks.tasks.base import SupervisedSpec, Task
@@ -47,9 +48,7 @@ STREAM_PARALLEL_CALLS = 4
 
 
 def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"invalid batch_size={batch_size!r}; allowed: an integer >= 1")
-    return int(batch_size)
+    return check_integer("batch_size", batch_size, 1)
 
 
 def _check_inputs(inputs: str) -> str:
@@ -241,8 +240,7 @@ def load(
     """
     batch_size = _check_batch_size(batch_size)
     _check_inputs(inputs)
-    if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, int) or shuffle_buffer < 1:
-        raise ValueError(f"invalid shuffle_buffer={shuffle_buffer!r}; allowed: an integer >= 1")
+    check_integer("shuffle_buffer", shuffle_buffer, 1, numpy=False)
     builder_kwargs = {} if builder_config is None else {"config": builder_config}
     builder = tfds.builder(name, data_dir=data_dir, **builder_kwargs)
     if not isinstance(builder, SeqtasksBuilder):
@@ -377,10 +375,8 @@ def stream(
     """
     batch_size = _check_batch_size(batch_size)
     _check_inputs(inputs)
-    if parallel_calls != AUTOTUNE and (
-        isinstance(parallel_calls, bool) or not isinstance(parallel_calls, int) or parallel_calls < 1
-    ):
-        raise ValueError(f"invalid parallel_calls={parallel_calls!r}; allowed: an integer >= 1 or tf.data.AUTOTUNE")
+    if parallel_calls != AUTOTUNE:
+        check_integer("parallel_calls", parallel_calls, 1, allowed="an integer >= 1 or tf.data.AUTOTUNE", numpy=False)
     task = make(name)
     spec = task.supervised_spec(target)
     fields = _stream_fields(task, spec, split, seed)

@@ -138,18 +138,20 @@ def _tfds_batch(task: seqtasks.Task, examples: list[dict]) -> dict[str, np.ndarr
     return batch
 
 
-# (recipe, task, config overrides, split sizes of the tiny tfds build (None: natural), trainer sizes)
+def _test_preset_run(recipe: str, name: str, train_sizes: dict[str, int]) -> tuple:
+    """(recipe, task, the overrides that turn the preset ``name`` into the task's test preset, the test
+    preset's split sizes (None: natural), trainer sizes)."""
+    cls, preset = seqtasks.get_preset(name)
+    published, small = preset.config.to_dict(), cls.test_preset.config.to_dict()
+    overrides = {key: value for key, value in small.items() if value != published[key]}
+    return recipe, name, overrides, dict(cls.test_preset.split_sizes), train_sizes
+
+
 _TINY = {
-    "sequence_reversal": (
-        "stable_lstm_sequence_reversal", "sequence_reversal/len1to40_vocab2",
-        {"vocab_size": 3, "max_length": 8, "long_max_length": 16},
-        {"train": 40, "validation": 10, "test": 10, "test_long": 10}, {"train_size": 40, "eval_size": 10},
+    "sequence_reversal": _test_preset_run(
+        "stable_lstm_sequence_reversal", "sequence_reversal/len1to40_vocab2", {"train_size": 40, "eval_size": 10}
     ),
-    "char_to_vector": (
-        "stable_gru_char_to_vector", "char_to_vector/synthetic_d100",
-        {"dim": 8, "vocab_size": 300, "max_word_length": 8, "long_max_word_length": 12},
-        {"train": None, "validation": None, "test": None, "test_long": None}, {},
-    ),
+    "char_to_vector": _test_preset_run("stable_gru_char_to_vector", "char_to_vector/synthetic_d100", {}),
 }
 
 

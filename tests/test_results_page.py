@@ -150,3 +150,16 @@ def test_published_size_is_the_presets_or_the_natural_size():
     assert words.published_size("train") == words.natural_size("train") == len(words.split_words("train"))
     with pytest.raises(ValueError, match="unpublished config"):
         seqtasks.make("random_labels/t48_f16", time_steps=47).published_size("test")
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="docs/results.json is written by `python -m baselines reproduce`")
+def test_the_readme_quotes_only_numbers_of_the_results_page():
+    """The README's results paragraph (between its two marker comments) copies numbers from the page."""
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.index("<!-- results: from docs/results.md -->"), readme.index("<!-- /results -->")
+    paragraph = readme[start:end].split("-->", 1)[1]
+    page = (ROOT / "docs" / "results.md").read_text()
+    numbers = re.findall(r"\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+", paragraph)
+    assert numbers
+    missing = [number for number in numbers if number not in page]
+    assert not missing, f"README quotes numbers that docs/results.md does not have: {missing}"

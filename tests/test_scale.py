@@ -20,7 +20,7 @@ import pytest
 import seqtasks
 from seqtasks import tf_data
 from seqtasks.encoding import to_supervised
-from tfds_helpers import SMALL_SIZES, TINY_REVERSAL
+from tfds_helpers import TINY_REVERSAL
 
 TESTS = Path(__file__).resolve().parent
 
@@ -91,7 +91,7 @@ def test_load_and_stream_give_each_replica_its_own_deterministic_shard(tmp_path)
 
     # load: replica r reads examples r, r + 2, r + 4, ... of the split, in batches of batch_size.
     task = seqtasks.registry.task_class("sequence_reversal")(TINY_REVERSAL.preset.config)
-    size = SMALL_SIZES["test"]
+    size = TINY_REVERSAL.preset.split_sizes["test"]
     split = task.generate("test", 0, size, seed=0)
     for replica in range(replicas):
         mine = np.arange(replica, size, replicas)

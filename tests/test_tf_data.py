@@ -10,14 +10,9 @@ import seqtasks
 from seqtasks.encoding import to_supervised
 from seqtasks import tf_data
 from seqtasks.tf_data import load, stream
-from tfds_helpers import TINY_CHAR_TO_VECTOR, TINY_RANDOM_LABELS, TINY_READ_THEN_WRITE, TINY_REBER, TINY_REVERSAL
+from tfds_helpers import TINY_RANDOM_LABELS, TINY_READ_THEN_WRITE, TINY_REBER, TINY_REVERSAL, builder_config_of
 
-TINY = {
-    "reber_grammar": TINY_REBER,
-    "sequence_reversal": TINY_REVERSAL,
-    "char_to_vector": TINY_CHAR_TO_VECTOR,
-    "random_labels": TINY_RANDOM_LABELS,
-}
+TINY = {task_name: builder_config_of(task_name) for task_name in seqtasks.list_tasks()}  # the test presets
 CASES = [
     (task_name, target, inputs)
     for task_name, config in TINY.items()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,52 +14,26 @@ import tensorflow_datasets as tfds
 import seqtasks
 from seqtasks import tfds_builders
 from seqtasks.fingerprint import fingerprint
-from tfds_helpers import (
-    SMALL_SIZES,
-    TINY_CHAR_TO_VECTOR,
-    TINY_CHAR_TO_VECTOR_SIZES,
-    TINY_RANDOM_LABELS,
-    TINY_REBER,
-    TINY_REVERSAL,
-    file_digests,
-)
+from seqtasks.testing import builder_test_case
+from tfds_helpers import TINY_CHAR_TO_VECTOR, TINY_RANDOM_LABELS, TINY_REBER, TINY_REVERSAL, file_digests
 
-# DatasetBuilderTestCase wants a dummy-data folder even for builders that download nothing.
-_NO_DUMMY_DATA = tempfile.mkdtemp(prefix="seqtasks_no_dummy_data_")
+# tfds's own builder tests, at each task's test preset. Short lengths (fewer than 1,024 distinct
+# sequences) are shared by every split by design, so those splits are OVERLAPPING_SPLITS; held-out
+# lengths are checked for disjointness in the tests below.
+ReberGrammarBuilderTest = builder_test_case("reber_grammar")
+SequenceReversalBuilderTest = builder_test_case("sequence_reversal")
+CharToVectorBuilderTest = builder_test_case("char_to_vector")
+RandomLabelsBuilderTest = builder_test_case("random_labels")
 
 
-class ReberGrammarBuilderTest(tfds.testing.DatasetBuilderTestCase):
-    # Short lengths (fewer than 1,024 distinct sequences) are shared by every split by design;
-    # held-out lengths are checked for disjointness in the tests below.
-    OVERLAPPING_SPLITS = ["train", "validation", "test"]
-    DATASET_CLASS = tfds_builders.BUILDERS["reber_grammar"]
-    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_REBER]
-    SPLITS = SMALL_SIZES
-    EXAMPLE_DIR = _NO_DUMMY_DATA
-
-
-class SequenceReversalBuilderTest(tfds.testing.DatasetBuilderTestCase):
-    # Short lengths (fewer than 1,024 distinct sequences) are shared by every split by design;
-    # held-out lengths are checked for disjointness in the tests below.
-    OVERLAPPING_SPLITS = ["train", "validation", "test"]
-    DATASET_CLASS = tfds_builders.BUILDERS["sequence_reversal"]
-    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_REVERSAL]
-    SPLITS = SMALL_SIZES
-    EXAMPLE_DIR = _NO_DUMMY_DATA
-
-
-class CharToVectorBuilderTest(tfds.testing.DatasetBuilderTestCase):
-    DATASET_CLASS = tfds_builders.BUILDERS["char_to_vector"]
-    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_CHAR_TO_VECTOR]
-    SPLITS = TINY_CHAR_TO_VECTOR_SIZES
-    EXAMPLE_DIR = _NO_DUMMY_DATA
-
-
-class RandomLabelsBuilderTest(tfds.testing.DatasetBuilderTestCase):
-    DATASET_CLASS = tfds_builders.BUILDERS["random_labels"]
-    BUILDER_CONFIG_NAMES_TO_TEST = [TINY_RANDOM_LABELS]
-    SPLITS = {"train": 64, "validation": 32, "test": 32}
-    EXAMPLE_DIR = _NO_DUMMY_DATA
+def test_builder_test_cases_keep_their_settings():
+    assert ReberGrammarBuilderTest.OVERLAPPING_SPLITS == SequenceReversalBuilderTest.OVERLAPPING_SPLITS == [
+        "train", "validation", "test"]
+    assert CharToVectorBuilderTest.OVERLAPPING_SPLITS == RandomLabelsBuilderTest.OVERLAPPING_SPLITS == []
+    assert ReberGrammarBuilderTest.SPLITS == {"train": 40, "validation": 10, "test": 10, "test_long": 10}
+    assert RandomLabelsBuilderTest.SPLITS == {"train": 64, "validation": 32, "test": 32}
+    task = CharToVectorBuilderTest.DATASET_CLASS(config=TINY_CHAR_TO_VECTOR).task
+    assert CharToVectorBuilderTest.SPLITS == {split: task.natural_size(split) for split in task.splits}
 
 
 # The public contract: builder names, config names and feature names.
@@ -228,8 +201,8 @@ def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         builder.download_and_prepare()
     # Only tfds's incomplete.* folder (or nothing) is left; no version folder.
-    leftovers = [p.name for p in (tmp_path / "sequence_reversal" / "tiny_len1to8").iterdir()]
-    assert "1.0.0" not in leftovers and all(name.startswith("incomplete") for name in leftovers)
+    leftovers = [p.name for p in (tmp_path / "sequence_reversal" / TINY_REVERSAL.name).iterdir()]
+    assert str(TINY_REVERSAL.version) not in leftovers and all(name.startswith("incomplete") for name in leftovers)
     fresh = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
     assert not fresh.is_prepared()
     with pytest.raises(AssertionError, match="not found|prepare"):
@@ -237,7 +210,7 @@ def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
                   builder_kwargs={"config": TINY_REVERSAL})
     monkeypatch.setattr(tfds_builders, "serialized_examples_in_range", original)
     fresh.download_and_prepare()
-    assert fresh.is_prepared() and fresh.info.splits["test"].num_examples == SMALL_SIZES["test"]
+    assert fresh.is_prepared() and fresh.info.splits["test"].num_examples == TINY_REVERSAL.preset.split_sizes["test"]
 
 
 @pytest.mark.slow
@@ -255,7 +228,7 @@ def test_two_builds_in_two_processes_give_identical_files(tmp_path):
         [sys.executable, "-c", code, str(tests_dir.parent), str(tests_dir), str(tmp_path / "b")],
         check=True, capture_output=True, text=True,
     )
-    version_dir = Path("reber_grammar") / "tiny_embedded" / "1.0.0"
+    version_dir = Path("reber_grammar") / TINY_REBER.name / str(TINY_REBER.version)
     first, second = file_digests(tmp_path / "a" / version_dir), file_digests(tmp_path / "b" / version_dir)
     assert sum(".tfrecord-" in name for name in first) == 4
     # All of it, dataset_info.json included: tfds 4.9.10 writes no timestamps or paths into
@@ -284,12 +257,12 @@ def test_beam_direct_runner_build_equals_plain_build(tmp_path, runner_flags):
     for split in plain.info.splits:
         plain_examples = _as_numpy_list(plain.as_dataset(split=split))
         beam_examples = _as_numpy_list(beam.as_dataset(split=split))
-        assert len(plain_examples) == len(beam_examples) == SMALL_SIZES[split]
+        assert len(plain_examples) == len(beam_examples) == TINY_REBER.preset.split_sizes[split]
         for a, b in zip(plain_examples, beam_examples):
             assert a.keys() == b.keys()
             for key in a:
                 np.testing.assert_array_equal(a[key], b[key])
-    version_dir = Path("reber_grammar") / "tiny_embedded" / "1.0.0"
+    version_dir = Path("reber_grammar") / TINY_REBER.name / str(TINY_REBER.version)
     plain_files = file_digests(tmp_path / "plain" / version_dir)
     beam_files = file_digests(tmp_path / "beam" / version_dir)
     shards = {name for name in plain_files if ".tfrecord-" in name}

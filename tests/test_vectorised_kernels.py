@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import seqtasks
-from seqtasks import _random, fingerprint
+from seqtasks import draws, fingerprint
 from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.tasks import reber_grammar
 from seqtasks.tasks import base
@@ -83,16 +83,16 @@ def test_allocate_fields_gives_separate_aligned_arrays():
 
 @pytest.mark.parametrize("high", [2, 8, 10, 300, 70_000, 2**31, 2**32 - 1])
 def test_below_equals_integers(high):
-    count = 3 * _random._DRAW_CHUNK + 17  # crosses chunk boundaries
-    expected = _random.Draws(np.random.PCG64(high)).integers(0, high, count)
+    count = 3 * draws._DRAW_CHUNK + 17  # crosses chunk boundaries
+    expected = draws.Draws(np.random.PCG64(high)).integers(0, high, count)
     dtype = np.min_scalar_type(high - 1)
-    got = _random.Draws(np.random.PCG64(high)).below(high, count, dtype)
+    got = draws.Draws(np.random.PCG64(high)).below(high, count, dtype)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, expected)
 
 
 def test_integers_with_offsets_and_bounds_per_element():
-    draws_a, draws_b = _random.Draws(np.random.PCG64(3)), _random.Draws(np.random.PCG64(3))
+    draws_a, draws_b = draws.Draws(np.random.PCG64(3)), draws.Draws(np.random.PCG64(3))
     low, high = np.arange(1000) - 500, np.arange(1000) + 2
     got = draws_a.integers(low, high, 1000)
     bits = draws_b.raw(1000)
@@ -106,20 +106,20 @@ def test_hash_variants_equal_hash_rows():
     n, width = 3000, 2 * (1 << 16) // 3000 + 5  # row chunks of the matrix product are crossed
     lengths = rng.integers(0, width + 1, n)
     tokens = rng.integers(0, 9, (n, width)) * length_mask(lengths, width)
-    expected = _random.hash_rows(tokens, lengths)
-    np.testing.assert_array_equal(_random.hash_zero_padded(tokens.astype(np.uint8), lengths), expected)
+    expected = draws.hash_rows(tokens, lengths)
+    np.testing.assert_array_equal(draws.hash_zero_padded(tokens.astype(np.uint8), lengths), expected)
     shifted = (tokens + 1) * length_mask(lengths, width)
-    np.testing.assert_array_equal(_random.hash_shifted(shifted, lengths), expected)
-    np.testing.assert_array_equal(_random.hash_shifted(np.ascontiguousarray(shifted.T), lengths, time_major=True), expected)
+    np.testing.assert_array_equal(draws.hash_shifted(shifted, lengths), expected)
+    np.testing.assert_array_equal(draws.hash_shifted(np.ascontiguousarray(shifted.T), lengths, time_major=True), expected)
     # hash_rows masks what lies beyond each length itself, and hashes from a start column.
     noisy = np.where(length_mask(lengths, width), tokens, 5)
-    np.testing.assert_array_equal(_random.hash_rows(noisy, lengths), expected)
-    np.testing.assert_array_equal(_random.hash_rows(np.hstack([noisy[:, :2], noisy]), lengths, start=2), expected)
+    np.testing.assert_array_equal(draws.hash_rows(noisy, lengths), expected)
+    np.testing.assert_array_equal(draws.hash_rows(np.hstack([noisy[:, :2], noisy]), lengths, start=2), expected)
 
 
 def test_uniform_thresholds_decide_like_float_comparison():
     probabilities = np.array([0.0, 1e-300, 2.0**-53, 0.25, 0.5 + 2.0**-53, 1 / 3, 1.0 - 2.0**-53, 1.0, 1.0 + 1e-12])
-    thresholds = _random.uniform_thresholds(probabilities)
+    thresholds = draws.uniform_thresholds(probabilities)
     k = np.concatenate([np.arange(4), 2**51 + np.arange(-2, 3), 2**52 + np.arange(-2, 3), 2**53 - np.arange(1, 4)])
     k = np.unique(np.concatenate([k, np.random.default_rng(1).integers(0, 2**53, 1000)])).astype(np.uint64)
     uniforms = k.astype(np.float64) / 2.0**53

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from seqtasks import _random
 from seqtasks.config import TaskConfig
+from seqtasks.draws import Draws, hash_rows
 from seqtasks.registry import register
 from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, fill_stratified
 
@@ -49,6 +49,10 @@ class RunningParity(Task[ParityConfig]):
         ),
     )
     default_preset = "len8to20"
+    test_preset = Preset(  # small: seqtasks.testing.check_task and the tfds builder tests run on it
+        "tiny_len8to12", ParityConfig(max_length=12), {"train": 40, "validation": 10, "test": 10}, "For tests."
+    )
+    content_field = "bits"  # held-out bit strings never occur in two splits
 
     def supervised_spec(self, target: str | None = None) -> SupervisedSpec:
         self._check_target(target)
@@ -60,7 +64,7 @@ class RunningParity(Task[ParityConfig]):
         lengths = np.arange(self.config.min_length, self.config.max_length + 1)
         return LengthStrata(lengths, np.full(len(lengths), 1 / len(lengths)), lengths.astype(np.float64))
 
-    def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
+    def _generate_block(self, draws: Draws, split: str, block: int) -> dict[str, np.ndarray]:
         low, high = self.config.min_length, self.config.max_length
         lengths = draws.integers(low, high + 1, self.block_size)  # the exact length distribution first
 
@@ -70,7 +74,7 @@ class RunningParity(Task[ParityConfig]):
             return {"bits": bits.astype(np.int32), "length": candidate_lengths.astype(np.int32)}
 
         def in_split(arrays: dict[str, np.ndarray]) -> np.ndarray:
-            hashes = _random.hash_rows(arrays["bits"], arrays["length"])
+            hashes = hash_rows(arrays["bits"], arrays["length"])
             return self.split_bucket_mask(hashes, split)
 
         held_out = self.length_strata(split).held_out[lengths - low]

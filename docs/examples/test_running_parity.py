@@ -4,6 +4,12 @@ import numpy as np
 import pytest
 
 import seqtasks
+from seqtasks.testing import check_task, make_test_task
+
+
+def test_the_task_passes_the_task_author_checks():
+    """Determinism, slicing, padding, lengths, the supervised view, split disjointness, bad parameters."""
+    check_task(make_test_task("running_parity"))
 
 
 def test_parity_is_the_running_xor_of_the_bits():

@@ -28,6 +28,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from seqtasks.config import check_integer
+
 DEFAULT_RELATIVE_TOLERANCE = 0.1
 DEFAULT_ABSOLUTE_TOLERANCE = 1e-3
 FLOOR_SAMPLE_SIZE = 512
@@ -134,8 +136,7 @@ def split_floor(task: Any, batch: Mapping[str, np.ndarray], batch_size: int) -> 
         The example-weighted mean of the per-batch floors.
     """
     task = _make(task)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"invalid batch_size={batch_size!r}; allowed: an integer >= 1")
+    check_integer("batch_size", batch_size, 1, numpy=False)
     n = len(next(iter(batch.values())))
     total = 0.0
     for start in range(0, n, batch_size):
@@ -263,8 +264,7 @@ class FloorDetector(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self._population_floor = False
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"invalid patience={patience!r}; allowed: an integer >= 1")
+        check_integer("patience", patience, 1, numpy=False)
         if floor is None and task is None and batch_floor is None:
             raise ValueError("invalid task=None with floor=None and batch_floor=None; allowed: a task, a floor or a batch_floor")
         if batch_floor is not None and not callable(batch_floor):

@@ -11,8 +11,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from seqtasks import _random
-from seqtasks.config import TaskConfig, short_repr
+from seqtasks.config import TaskConfig, check_integer, short_repr
+from seqtasks.draws import Draws, block_bit_generator, hash_buckets, salt_words
 
 ConfigT = TypeVar("ConfigT", bound=TaskConfig)
 
@@ -150,6 +150,12 @@ class Task(abc.ABC, Generic[ConfigT]):
     citation: ClassVar[str] = ""
     presets: ClassVar[tuple[Preset, ...]] = ()
     default_preset: ClassVar[str] = ""
+    test_preset: ClassVar[Preset | None] = None
+    """One small, unpublished configuration and its split sizes, built in seconds: the config of
+    ``seqtasks.testing.check_task`` and of the task's tfds builder tests (never registered as a preset)."""
+    content_field: ClassVar[str | None] = None
+    """The field whose content decides the split: held-out examples never share it between splits
+    (``seqtasks.testing.check_task`` checks it); ``None``: the splits promise no disjointness."""
     block_temporary_factor: ClassVar[float] = 48.0
     """Peak temporaries of one :meth:`_generate_block` call, in multiples of the arrays it returns
     (at the split's longest length); used by the default :meth:`estimate_bytes`. Drawing about 13
@@ -166,7 +172,7 @@ class Task(abc.ABC, Generic[ConfigT]):
         if not isinstance(config, self.config_class):
             raise ValueError(f"{self.name}: config must be a {self.config_class.__name__}, got {type(config).__name__}")
         self.config: ConfigT = config
-        self.salt = _random.salt_words(self.name, self.salt_version, config.salt_dict())
+        self.salt = salt_words(self.name, self.salt_version, config.salt_dict())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -275,7 +281,7 @@ class Task(abc.ABC, Generic[ConfigT]):
         first_block, last_block = start // self.block_size, -(-stop // self.block_size)
         parts, dropped = [], 0
         for block in range(first_block, last_block):
-            draws = _random.Draws(_random.block_bit_generator(int(seed), self.salt, split, block))
+            draws = Draws(block_bit_generator(int(seed), self.salt, split, block))
             arrays = self._generate_block(draws, split, block)
             dropped += int(arrays.pop("_dropped", 0))
             lo = max(start - block * self.block_size, 0)
@@ -296,8 +302,7 @@ class Task(abc.ABC, Generic[ConfigT]):
         Returns:
             A :class:`Batch` of ``n`` examples.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"{self.name}: invalid n={short_repr(n)}; allowed: an integer >= 0")
+        check_integer("n", n, 0, owner=self.name)
         self._check_request(split, 0, int(n), seed, stop_name="n")
         return self.generate(split, 0, int(n), seed)
 
@@ -316,7 +321,7 @@ class Task(abc.ABC, Generic[ConfigT]):
         return out
 
     @abc.abstractmethod
-    def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
+    def _generate_block(self, draws: Draws, split: str, block: int) -> dict[str, np.ndarray]:
         """Generates the ``block_size`` examples of one block.
 
         The arrays may be a compact form of the published fields (small dtypes,
@@ -338,7 +343,7 @@ class Task(abc.ABC, Generic[ConfigT]):
 
     def _generate_empty(self, split: str) -> dict[str, np.ndarray]:
         """A batch of no examples with the fields, dtypes and shapes of any other (time axes of length 0)."""
-        draws = _random.Draws(_random.block_bit_generator(0, self.salt, split, 0))
+        draws = Draws(block_bit_generator(0, self.salt, split, 0))
         arrays = self._generate_block(draws, split, 0)
         arrays.pop("_dropped", None)
         return self._finish(self._concat([{key: value[:0] for key, value in arrays.items()}]))
@@ -354,11 +359,9 @@ class Task(abc.ABC, Generic[ConfigT]):
             stop_name: The argument that gave ``stop``, for messages (``"n"`` for :meth:`sample`).
         """
         self._check_split(split)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"{self.name}: invalid seed={short_repr(seed)}; allowed: an integer >= 0")
+        check_integer("seed", seed, 0, owner=self.name)
         for parameter, value in (("start", start), (stop_name, stop)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{self.name}: invalid {parameter}={short_repr(value)}; allowed: an integer >= 0")
+            check_integer(parameter, value, owner=self.name, allowed="an integer >= 0")
             if value > _MAX_INDEX:
                 raise ValueError(
                     f"{self.name}: invalid {parameter}={short_repr(value)}; allowed: an integer in [0, 2**63 - 1]"
@@ -438,7 +441,7 @@ class Task(abc.ABC, Generic[ConfigT]):
         if split not in cache:
             probe = copy.copy(self)
             probe.block_size = 1
-            draws = _random.Draws(_random.block_bit_generator(0, self.salt, split, 0))
+            draws = Draws(block_bit_generator(0, self.salt, split, 0))
             arrays = probe._generate_block(draws, split, 0)
             arrays.pop("_dropped", None)
             finished = probe._finish(probe._concat([arrays]))
@@ -472,7 +475,7 @@ class Task(abc.ABC, Generic[ConfigT]):
 
     def split_bucket_mask(self, hashes: np.ndarray, split: str) -> np.ndarray:
         """True where a content hash belongs to ``split``."""
-        buckets = _random.hash_buckets(hashes, self.salt, HASH_BUCKETS)
+        buckets = hash_buckets(hashes, self.salt, HASH_BUCKETS)
         chosen = SPLIT_BUCKETS[split]
         return (buckets >= chosen.start) & (buckets < chosen.stop)
 

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from seqtasks import _random
 from seqtasks.config import TaskConfig
+from seqtasks.draws import Draws
 from seqtasks.registry import register
 from seqtasks.tasks.base import SupervisedSpec, Preset, Task
 
@@ -140,6 +140,12 @@ class RandomLabels(Task[RandomLabelsConfig]):
         ),
     )
     default_preset = "t672_f16"
+    test_preset = Preset(
+        "tiny_t6_f3",
+        RandomLabelsConfig(time_steps=6, features=3),
+        {"train": 64, "validation": 32, "test": 32},
+        "Tiny random_labels config for tests.",
+    )
 
     def __init__(self, config: RandomLabelsConfig) -> None:
         super().__init__(config)
@@ -149,7 +155,7 @@ class RandomLabels(Task[RandomLabelsConfig]):
         self._check_target(target)
         return SupervisedSpec("inputs", None, "label", "binary")
 
-    def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
+    def _generate_block(self, draws: Draws, split: str, block: int) -> dict[str, np.ndarray]:
         c = self.config
         noise = draws.normal((self.block_size, c.time_steps, c.features))
         order = draws.permutation(self.block_size)

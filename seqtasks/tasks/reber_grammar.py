@@ -27,9 +27,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from seqtasks import _random
 from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
+from seqtasks.draws import Draws, hash_shifted, uniform_thresholds
 from seqtasks.registry import register
 from seqtasks.tasks.base import (
     HELD_OUT_MIN_SEQUENCES,
@@ -307,6 +307,13 @@ class ReberGrammar(Task[ReberConfig]):
         ),
     )
     default_preset = "embedded"
+    test_preset = Preset(
+        "tiny_embedded",
+        ReberConfig(variant="embedded", max_length=20, long_max_length=30),
+        {"train": 40, "validation": 10, "test": 10, "test_long": 10},
+        "Tiny embedded Reber config for tests.",
+    )
+    content_field = "tokens"
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -330,7 +337,7 @@ class ReberGrammar(Task[ReberConfig]):
             return SupervisedSpec("tokens", len(ALPHABET), "tokens", "sparse", target_offset=1)
         return SupervisedSpec("tokens", len(ALPHABET), "next_symbols", "multi_hot")
 
-    def _generate_block(self, draws: _random.Draws, split: str, block: int) -> dict[str, np.ndarray]:
+    def _generate_block(self, draws: Draws, split: str, block: int) -> dict[str, np.ndarray]:
         depth = self.config.embedding_depth
         inner_low, inner_high = self._inner_length_range(split)
         inner_lengths = _sample_lengths(draws, self.block_size, inner_low, inner_high)
@@ -394,7 +401,7 @@ class ReberGrammar(Task[ReberConfig]):
         return {"tokens": tokens, "length": arrays["length"], "next_symbols": next_symbols, "text": text}
 
     def _candidates(
-        self, draws: _random.Draws, lengths: np.ndarray, max_length: int, walks: list[_Walk]
+        self, draws: Draws, lengths: np.ndarray, max_length: int, walks: list[_Walk]
     ) -> dict[str, np.ndarray]:
         """One candidate plain string per given length; its symbols stay in the walk appended to ``walks``.
 
@@ -408,7 +415,7 @@ class ReberGrammar(Task[ReberConfig]):
         column = np.empty(n, dtype=np.intp)
         column[walk.order] = np.arange(n)
         inner_hash = np.empty(n, dtype=np.uint64)
-        inner_hash[walk.order] = _random.hash_shifted(walk.symbols, lengths[walk.order], time_major=True)
+        inner_hash[walk.order] = hash_shifted(walk.symbols, lengths[walk.order], time_major=True)
         return {"inner_hash": inner_hash, "walk": np.full(n, len(walks) - 1, dtype=np.int32), "column": column}
 
     def describe(self, example: Mapping[str, Any]) -> str:
@@ -578,7 +585,7 @@ def _write_legal_sets(keys: np.ndarray, out: np.ndarray) -> None:
         flat_out[-1] = _LEGAL_BY_KEY[flat_keys[-1]]
 
 
-def _sample_lengths(draws: _random.Draws, n: int, low: int, high: int) -> np.ndarray:
+def _sample_lengths(draws: Draws, n: int, low: int, high: int) -> np.ndarray:
     """Plain-string lengths from the grammar's length distribution restricted to ``[low, high]``."""
     cdf = np.cumsum(_plain_length_weights(low, high))
     u = draws.uniform(n) * cdf[-1]
@@ -617,7 +624,7 @@ def _edge_tables(max_length: int) -> _EdgeTables:
     keys = np.arange(8 * stride)
     state, remaining = keys // stride, keys % stride
     threshold = np.zeros(2 * len(keys), dtype=np.uint64)
-    threshold[0::2] = _random.uniform_thresholds(_first_edge_probabilities(max_length))[state, remaining]
+    threshold[0::2] = uniform_thresholds(_first_edge_probabilities(max_length))[state, remaining]
     edge_state, edge_remaining = state.repeat(2), remaining.repeat(2)
     second = np.tile([0, 1], len(keys))
     after = _NEXT[edge_state, second]
@@ -626,7 +633,7 @@ def _edge_tables(max_length: int) -> _EdgeTables:
     return _EdgeTables(threshold, next_key, symbol, stride)
 
 
-def _walk(draws: _random.Draws, lengths: np.ndarray, max_length: int) -> _Walk:
+def _walk(draws: Draws, lengths: np.ndarray, max_length: int) -> _Walk:
     """Plain Reber strings of exactly the given lengths (between 2 and ``max_length``)."""
     n, width = len(lengths), int(lengths.max())
     tables = _edge_tables(max_length)
