@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,10 @@ def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     )
     if partial:
         notes.append("- scored on the first examples of the published splits only: " + ", ".join(partial))
+    partial_cpu = sum(1 for run in runs if run.get("resumed_from_epoch") and not run.get("cpu_time_counts_resumes"))
+    if partial_cpu:
+        notes.append(f"- {partial_cpu} run(s) resumed after an interruption before runs counted the CPU time of "
+                     "earlier attempts: their CPU time is that of the finishing process only (an undercount)")
     if runs and "protocol" in runs[0]:
         protocol = runs[0]["protocol"]
         notes.append(
@@ -167,11 +172,12 @@ def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) ->
 
     def band(axis, x, rows, label):
         values = np.array([[np.nan if v is None else v for v in row[: len(x)]] for row in rows], dtype=float)
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(values, axis=0)
+        with warnings.catch_warnings():  # positions no sequence reaches are NaN in every seed
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, low, high = np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         line = axis.plot(x, mean, marker="o" if len(x) <= 40 else None, markersize=3, label=label)[0]
         if len(rows) > 1:
-            axis.fill_between(x, np.nanmin(values, axis=0), np.nanmax(values, axis=0), alpha=0.15, color=line.get_color())
+            axis.fill_between(x, low, high, alpha=0.15, color=line.get_color())
 
     for model in models:
         runs = results.get((task, model), [])
@@ -215,6 +221,20 @@ def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) ->
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def _floor_line(runs: Sequence[Mapping[str, Any]]) -> str:
+    """How often the floor detector (on by default) flagged a run: on stable baselines, a false alarm."""
+    verdicts = [(run.get("floor_check") or {}).get("verdict") for run in runs]
+    checked = [verdict for verdict in verdicts if verdict is not None]
+    flagged = len(checked) - checked.count("ok")
+    return (f"- floor detector (`FloorDetector`, on by default): {flagged} of {len(checked)} checked runs flagged"
+            + ("" if len(checked) == len(runs) else f" ({len(runs) - len(checked)} runs without the check)"))
+
+
+def _nan_line(runs: Sequence[Mapping[str, Any]]) -> str:
+    nonfinite = sum(1 for run in runs if (run.get("nonfinite_steps") or 0) > 0)
+    return f"- non-finite training losses: {nonfinite} of {len(runs)} runs had any"
 
 
 def _escape_latex(text: str) -> str:
@@ -322,6 +342,8 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         f"- machine: {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPU(s), accelerators: "
         f"{', '.join(machine.get('accelerators') or []) or 'none'}; {machine.get('platform', '')}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
+        _floor_line(all_runs),
+        _nan_line(all_runs),
         "- cells: mean ± sample std over seeds, then the best seed (`max`, or `min` where lower is better, as "
         "Deletang et al. report the best of their seeds); `(k of n)`: the metric exists for only k of n seeds "
         "(for example the test set was never solved in the others).",

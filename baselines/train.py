@@ -264,11 +264,15 @@ def _keras_callbacks():
             }
             self.resumed_from_epoch = 0
             self._epoch_start = 0.0
+            self.cpu_started = time.process_time()  # reset by train() to the run's start
+            self.cpu_seconds_earlier = 0.0
 
         def on_train_begin(self, logs=None):
             if self.state_path.exists():
                 self.state.update(json.loads(self.state_path.read_text()))
                 self.resumed_from_epoch = int(self.state["epochs_completed"])
+                # CPU of the interrupted processes, up to their last completed epoch.
+                self.cpu_seconds_earlier = float(self.state.get("cpu_seconds", 0.0))
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch_start = time.perf_counter()
@@ -311,6 +315,7 @@ def _keras_callbacks():
         def on_epoch_end(self, epoch, logs=None):
             self.state["epochs_completed"] = epoch + 1
             self.state["train_seconds"] += time.perf_counter() - self._epoch_start
+            self.state["cpu_seconds"] = self.cpu_seconds_earlier + time.process_time() - self.cpu_started
             if logs is not None:
                 logs["sequences_seen"] = self.state["sequences_seen"]
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -621,6 +626,7 @@ def train(
         max_updates=steps,
         predict_options=predict_options,
     )
+    run_state.cpu_started = cpu_started
     validation = eval_arrays.get("validation")
     # Keras's own validation pass (val_loss, and the floor detector's validation check): whole batches only
     # for a model with a fixed batch size.
@@ -742,7 +748,8 @@ def train(
         "floor_check": floor_verdict,
         "lint": findings,
         "wall_time_s": time.perf_counter() - started,
-        "cpu_time_s": time.process_time() - cpu_started,
+        "cpu_time_s": run_state.cpu_seconds_earlier + time.process_time() - cpu_started,
+        "cpu_time_counts_resumes": True,
         "train_time_s": state["train_seconds"],
         "versions": environment_versions(),
         "machine": machine_description(),

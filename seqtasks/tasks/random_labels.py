@@ -45,6 +45,11 @@ def request_bytes(config: "RandomLabelsConfig", n: int) -> int:
     return int((blocks * block + n) * row + noise + Task.fixed_temporary_bytes)
 
 
+def _share_within(half_width: float, std: float) -> float:
+    """Probability that a normal deviate of standard deviation ``std`` lies within ``± half_width``."""
+    return math.erf(half_width / (std * math.sqrt(2))) if std > 0 else 1.0
+
+
 @dataclasses.dataclass(frozen=True)
 class RandomLabelsConfig(TaskConfig):
     """Configuration of the random labels task.
@@ -298,8 +303,9 @@ class RandomLabels(Task[RandomLabelsConfig]):
             aucs = [run["final"]["test"]["auc"] for run in mine]
             close = sum(gap <= 0.01 for gap in gaps)
             near = sum(abs(auc - 0.5) <= 0.05 for auc in aucs)
-            fresh = all(run.get("fresh_data") for run in mine)
             spread = self.null_auc_spread("test", mine[0]["eval_sizes"]["test"])
+            within_null = sum(abs(auc - 0.5) <= 3 * spread for auc in aucs)
+            fresh = all(run.get("fresh_data") for run in mine)
             lines += [
                 f"{'met' if finite == len(mine) else 'NOT met'}: {model} NaN-free in {finite} of {len(mine)} runs",
                 f"{'met' if close == len(mine) else 'NOT met'}: {model}'s final training loss"
@@ -307,6 +313,7 @@ class RandomLabels(Task[RandomLabelsConfig]):
                 f"{entropy:.4f} in {close} of {len(mine)} runs (largest gap {max(gaps, default=math.nan):.2%})",
                 f"{'met' if near == len(mine) else 'NOT met'}: {model}'s test AUC within 0.5 ± 0.05 in {near} of "
                 f"{len(mine)} runs (measured {min(aucs):.3f}..{max(aucs):.3f}; null spread: std {spread:.3f} for any "
-                "predictor independent of the labels)",
+                f"predictor independent of the labels, so ±0.05 holds for only {_share_within(0.05, spread):.0%} of "
+                f"such runs; within three null std, ±{3 * spread:.3f}: {within_null} of {len(mine)})",
             ]
         return lines
