@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.train import _jsonable
 from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
 from seqtasks.registry import get_preset
 from seqtasks.tasks.base import Task
@@ -239,20 +240,6 @@ def _nan_line(runs: Sequence[Mapping[str, Any]]) -> str:
 
 def _escape_latex(text: str) -> str:
     return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return _jsonable(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(float(value)) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def reference_predictors(task: Task, cache_dir: Path | None) -> list[dict[str, Any]]:

@@ -182,6 +182,13 @@ HEADLINE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 """The published results page of this checkout: only a full grid may write it."""
 
 
+def check_output(output: Path, quick: bool) -> None:
+    """Refuses a ``--quick`` grid aimed at the headline page ``docs/results.md``."""
+    if quick and Path(output).resolve() == HEADLINE_PAGE.resolve():
+        raise ValueError(f"invalid output={str(output)!r} with --quick; allowed: any page but docs/results.md, "
+                         "which holds the full grid only")
+
+
 def write_reports(
     results: Mapping,
     tasks: Sequence[str],
@@ -199,9 +206,7 @@ def write_reports(
     Raises:
         ValueError: For a ``--quick`` grid aimed at the headline page ``docs/results.md``.
     """
-    if quick and Path(output).resolve() == HEADLINE_PAGE.resolve():
-        raise ValueError(f"invalid output={str(output)!r} with --quick; allowed: any page but docs/results.md, "
-                         "which holds the full grid only")
+    check_output(Path(output), quick)
     from baselines.models import stable_settings
 
     grid = GridDescription(
@@ -262,9 +267,7 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
     if seeds is not None and seeds < 1:
         raise ValueError(f"invalid seeds={seeds!r}; allowed: an integer >= 1")
     output = Path(args.output or ("runs/reproduce-quick/results.md" if args.quick else "docs/results.md"))
-    if args.quick and output.resolve() == HEADLINE_PAGE.resolve():
-        raise ValueError(f"invalid --output {output} with --quick; allowed: any page but docs/results.md, "
-                         "which holds the full grid only")
+    check_output(output, args.quick)  # before any training
     runs_dir = Path(args.runs_dir or ("runs/reproduce-quick" if args.quick else "runs/reproduce"))
     started = time.perf_counter()
     options = {"epochs": args.epochs, "train_size": args.train_size, "eval_size": args.eval_size}

@@ -195,7 +195,9 @@ _scalars = task_metrics.scalars
 
 
 def _jsonable(value: Any) -> Any:
-    """Converts numpy values and non-finite floats (to ``None``) for strict JSON."""
+    """Converts dataclasses, numpy values and non-finite floats (to ``None``) for strict JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
