@@ -37,6 +37,7 @@ reproduce: $(STAMP)
 # Reruns every failure-zoo run quoted in docs/stability.md on the current dataset version (hours on 2 CPU cores).
 zoo-evidence: $(STAMP)
 	$(BIN)/python -m baselines zoo --all --out docs/stability_runs --figures docs/figures
+	$(BIN)/python -m baselines.zoo.summary --page docs/stability.md --evidence docs/stability_runs
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

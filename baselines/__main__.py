@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import warnings
 from collections.abc import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from baselines.quiet import import_tensorflow
 
 
 def _command(argv: Sequence[str]) -> str:
@@ -18,9 +17,11 @@ def _command(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parses the command line and runs a subcommand."""
+    import_tensorflow()  # before the subcommands import it, so its load-time log lines obey TF_CPP_MIN_LOG_LEVEL
     parser = argparse.ArgumentParser(prog="python -m baselines", description="Recurrent baselines for seqtasks.")
     commands = parser.add_subparsers(dest="command", required=True)
-    from baselines import reproduce, train, zoo_run
+    from baselines import reproduce, train
+    from baselines.zoo import runner as zoo_run
 
     train.add_arguments(commands.add_parser("train", help="train one model on one task"))
     reproduce.add_arguments(commands.add_parser("reproduce", help="run the grid and write docs/results.md"))
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from baselines import reproduce, train, zoo_run
+    from baselines import reproduce, train
+    from baselines.zoo import runner as zoo_run
 
     if args.command == "train":
         return train.run_from_args(args, command=_command(argv))

@@ -25,8 +25,10 @@ import numpy as np
 
 from seqtasks.config import check_integer
 from seqtasks.encoding import to_supervised
-from seqtasks.registry import get_preset
 from seqtasks.tasks.base import Batch, Task
+
+PUBLISHED_SEED = 0
+"""The seed of the published splits (what ``tfds.load`` and ``seqtasks.load`` return)."""
 
 _CACHE: dict[tuple, "SplitArrays"] = {}
 _CACHE_LIMIT = 32
@@ -99,21 +101,6 @@ def take_split(arrays: SplitArrays, size: int) -> SplitArrays:
     return SplitArrays(
         arrays.split, batch, arrays.x[:size], arrays.y[:size], arrays.sample_weight[:size], raw_steps=arrays.raw_steps
     )
-
-
-def preset_split_size(task_name: str, task: Task, split: str) -> int:
-    """Size of ``split`` in the published preset (its natural size when the preset says ``None``).
-
-    The preset is the one ``task_name`` names (``"task/config"``), also when the
-    run overrides config fields.
-    """
-    _, preset = get_preset(task_name)
-    size = preset.split_sizes.get(split)
-    if size is None:
-        size = task.natural_size(split)
-    if size is None:
-        raise ValueError(f"{task.name}: split {split!r} has no preset or natural size; pass an explicit size")
-    return int(size)
 
 
 def split_arrays(

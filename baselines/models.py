@@ -23,12 +23,10 @@ from typing import Any
 
 import keras
 
-from baselines.recipes import Recipe, register_recipe
+from baselines.recipes import MODEL_KINDS, QuickSettings, Recipe, register_recipe
 from seqtasks.config import check_integer
 from seqtasks.registry import get_preset, list_tasks, task_class
 from seqtasks.tasks.base import SupervisedSpec, Task
-
-MODEL_KINDS = ("lstm", "gru", "bilstm", "bigru")
 
 
 def recipe_name(task_name: str, model: str) -> str:
@@ -234,15 +232,25 @@ def protocol_exclusion(task_name: str, model: str) -> str | None:
     return settings.get("models_reason", "not a model of this protocol")
 
 
+_RECIPE_KEYS = (
+    "batch_size", "epochs", "units", "learning_rate", "train_size", "fresh_data", "length_grouped",
+    "eval_every_sequences", "stop_when_solved", "quick",
+)
+"""Settings that become fields of the stable :class:`Recipe`."""
+_PROTOCOL_KEYS = ("task", "description", "configs", "models", "models_reason", "seeds")
+"""Settings of the protocol around the recipe (its dataset, models, seeds and prose)."""
+
+
 def _stable_recipe(task_name: str, model: str) -> Recipe:
     settings = stable_settings(task_name)
-    hyper = {"units": settings["units"], "learning_rate": settings["learning_rate"]}
-    extra = {
-        key: value
-        for key, value in settings.items()
-        if key not in ("task", "description", "configs", "models", "models_reason", "seeds")
-    }
-    extra["model"] = model
+    unknown = sorted(set(settings) - set(_RECIPE_KEYS) - set(_PROTOCOL_KEYS))
+    if unknown:
+        allowed = ", ".join(_RECIPE_KEYS + _PROTOCOL_KEYS)
+        raise ValueError(f"invalid stable setting {unknown[0]!r} for {task_name!r}; allowed: {allowed}")
+    fields = {key: settings[key] for key in _RECIPE_KEYS if key in settings}
+    if "quick" in fields:
+        fields["quick"] = QuickSettings(**fields["quick"])
+    build = functools.partial(build_model, model=model, units=fields["units"], learning_rate=fields["learning_rate"])
     bidirectional = model.startswith("bi")
     description = f"Stable {model}: {settings['description']}."
     cls, preset = get_preset(settings["task"])
@@ -253,15 +261,12 @@ def _stable_recipe(task_name: str, model: str) -> Recipe:
         name=recipe_name(task_name, model),
         task=settings["task"],
         description=description,
-        build=functools.partial(build_model, model=model, **hyper),
-        batch_size=settings["batch_size"],
-        epochs=settings["epochs"],
+        build=build,
         inputs="one_hot",
         target=None,
         bidirectional=bidirectional,
-        fresh_data=bool(settings.get("fresh_data", False)),
-        length_grouped=bool(settings.get("length_grouped", False)),
-        extra=extra,
+        model=model,
+        **fields,
     )
 
 

@@ -3,7 +3,7 @@
 A recipe is everything needed to train one model on one task: how to build and
 compile the model, the input encoding and the training schedule. Stable
 baselines live in ``baselines/models.py``; the deliberately naive recipes that
-reproduce the seed threads (and their fixes) live in ``baselines/zoo.py``.
+reproduce the seed threads (and their fixes) live in ``baselines/zoo/``.
 Both register here, so ``python -m baselines train --recipe NAME`` runs either.
 """
 
@@ -14,13 +14,76 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from seqtasks.config import check_integer, short_repr
+from seqtasks.encoding import INPUT_ENCODINGS
+
 _RECIPES: dict[str, "Recipe"] = {}
 _ALIASES: dict[str, str] = {}
+
+MODEL_KINDS = ("lstm", "gru", "bilstm", "bigru")
+"""The stable baselines' model kinds (:func:`baselines.models.build_model` builds each; the ``--model`` choices)."""
+
+
+def _check_choice(owner: str, name: str, value: Any, allowed: str, ok: bool) -> None:
+    """Raises ``ValueError("OWNER: invalid NAME=VALUE; allowed: ALLOWED")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{owner}: invalid {name}={short_repr(value)}; allowed: {allowed}")
+
+
+def _check_optional_integer(owner: str, name: str, value: Any) -> None:
+    """Raises ``ValueError`` unless ``value`` is ``None`` or an integer >= 1."""
+    if value is not None:
+        check_integer(name, value, 1, allowed="an integer >= 1, or None", owner=owner, numpy=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class QuickSettings:
+    """How ``--quick`` shrinks a recipe's run (``reproduce --quick``, smoke tests; minutes on 2 CPU cores).
+
+    Attributes:
+        epochs: Epochs (``None``: the recipe's).
+        train_size: Training examples, per epoch with fresh data (``None``: the recipe's).
+        task_overrides: Task config fields to override (``seqtasks.make`` keywords).
+        eval_size: Cap on the examples of each evaluation split (``None``: no cap).
+        task: Another config of the recipe's task, ``"task/config"`` (``None``: the recipe's).
+    """
+
+    epochs: int | None = None
+    train_size: int | None = None
+    task_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    eval_size: int | None = None
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "train_size", "eval_size"):
+            _check_optional_integer("quick settings", name, getattr(self, name))
+        _check_choice(
+            "quick settings", "task_overrides", self.task_overrides, "a mapping of config field names to values",
+            isinstance(self.task_overrides, Mapping) and all(isinstance(key, str) for key in self.task_overrides),
+        )
+        _check_choice(
+            "quick settings", "task", self.task, "a 'task/config' name, or None",
+            self.task is None or (isinstance(self.task, str) and "/" in self.task),
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The settings given (not ``None``, overrides not empty), as ``metrics.json`` records them."""
+        return {
+            field.name: dict(value) if isinstance(value, Mapping) else value
+            for field in dataclasses.fields(self)
+            if (value := getattr(self, field.name)) is not None and value != {}
+        }
+
+
+_FLAGS = (
+    "stateful", "bidirectional", "fresh_data", "length_grouped", "fixed_width", "one_hot_targets", "stop_when_solved",
+    "zoo", "naive",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """One training recipe.
+    """One training recipe, validated on construction (a bad value raises ``ValueError``).
 
     Attributes:
         name: Registry name, e.g. ``"stable_lstm_reber_grammar"`` or ``"noise_relu_lstm"``.
@@ -45,7 +108,17 @@ class Recipe:
             sequence the task allows (``baselines.data.training_width``), as the forum posts'
             fixed-length padding did, and predict at that width instead of each batch's own
             (a model without a mask reads the padding).
-        extra: Free-form settings (for example a learning rate) recorded in ``metrics.json``.
+        model: The stable model kind (one of :data:`MODEL_KINDS`) of a stable recipe; ``None``: another model.
+        units: The recurrent width its build uses (``None``: the build's own default).
+        learning_rate: The learning rate its build uses (``None``: the build's own default).
+        train_size: Examples per epoch of a ``fresh_data`` recipe (``None``: the preset's train size).
+        one_hot_targets: One-hot encode sparse id targets (for a categorical, not sparse categorical, loss).
+        eval_every_sequences: Score the test split every this many training sequences and record
+            when the headline metric first reaches its ceiling (``sequences_to_solve_test``); ``None``: never.
+        stop_when_solved: Stop training once the test split is solved (needs ``eval_every_sequences``).
+        quick: What ``--quick`` changes (``None``: nothing).
+        zoo: A failure-zoo recipe (``baselines.zoo``).
+        naive: A zoo recipe that reproduces a thread's failure rather than its fix.
     """
 
     name: str
@@ -61,7 +134,78 @@ class Recipe:
     fresh_data: bool = False
     length_grouped: bool = False
     fixed_width: bool = False
-    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    model: str | None = None
+    units: int | None = None
+    learning_rate: float | None = None
+    train_size: int | None = None
+    one_hot_targets: bool = False
+    eval_every_sequences: int | None = None
+    stop_when_solved: bool = False
+    quick: QuickSettings | None = None
+    zoo: bool = False
+    naive: bool = False
+
+    def __post_init__(self) -> None:
+        owner = f"recipe {self.name!r}"
+        for name in ("batch_size", "epochs"):
+            check_integer(name, getattr(self, name), 1, owner=owner, numpy=False)
+        for name in ("units", "train_size", "eval_every_sequences"):
+            _check_optional_integer(owner, name, getattr(self, name))
+        for name in _FLAGS:
+            _check_choice(owner, name, getattr(self, name), "True or False", isinstance(getattr(self, name), bool))
+        rate = self.learning_rate
+        checks = (
+            ("name", isinstance(self.name, str) and bool(self.name), "a non-empty string"),
+            ("task", isinstance(self.task, str) and "/" in self.task, "a 'task/config' name"),
+            ("description", isinstance(self.description, str), "a string"),
+            ("build", callable(self.build), "a callable build(task, spec)"),
+            ("inputs", self.inputs in INPUT_ENCODINGS, "one of " + ", ".join(INPUT_ENCODINGS)),
+            ("target", self.target is None or isinstance(self.target, str), "a target name, or None"),
+            ("model", self.model is None or self.model in MODEL_KINDS, "one of " + ", ".join(MODEL_KINDS) + " or None"),
+            (
+                "learning_rate",
+                rate is None or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0),
+                "a number > 0, or None",
+            ),
+            ("quick", self.quick is None or isinstance(self.quick, QuickSettings), "QuickSettings, or None"),
+            ("length_grouped", self.fresh_data or not self.length_grouped, "True only with fresh_data=True"),
+            (
+                "stop_when_solved",
+                self.eval_every_sequences is not None or not self.stop_when_solved,
+                "True only with eval_every_sequences set",
+            ),
+            ("naive", self.zoo or not self.naive, "True only with zoo=True"),
+        )
+        for name, ok, allowed in checks:
+            _check_choice(owner, name, getattr(self, name), allowed, ok)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings a run records as ``recipe_settings`` in ``metrics.json``.
+
+        ``reproduce`` and ``zoo`` compare them with a finished run's to decide whether it can be
+        reused, so they keep the form of the runs on disk: a zoo recipe records ``zoo``,
+        ``one_hot_targets`` (when set) and ``naive``; any other recipe its schedule
+        (``batch_size``, ``epochs``, ``units``, ``learning_rate``), the optional settings it
+        sets and its ``model``.
+        """
+        if self.zoo:
+            return {"zoo": True, **({"one_hot_targets": True} if self.one_hot_targets else {}), "naive": self.naive}
+        recorded = {
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "units": self.units,
+            "learning_rate": self.learning_rate,
+            "eval_every_sequences": self.eval_every_sequences,
+            "stop_when_solved": self.stop_when_solved or None,
+            "quick": self.quick.record() if self.quick is not None else None,
+            "train_size": self.train_size,
+            "fresh_data": self.fresh_data or None,
+            "length_grouped": self.length_grouped or None,
+            "one_hot_targets": self.one_hot_targets or None,
+            "model": self.model,
+        }
+        return {key: value for key, value in recorded.items() if value is not None}
 
 
 def register_recipe(recipe: Recipe) -> Recipe:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.train import _jsonable
+from baselines.records import jsonable as _jsonable
 from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
 from seqtasks.registry import get_preset
 from seqtasks.tasks.base import Task
@@ -150,7 +150,20 @@ def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
             f"- dataset `{protocol['dataset']}` version {protocol['dataset_version']}"
             + ("" if protocol["published_config"] else f", config overrides {protocol['config_overrides']}")
         )
+        note = stale_version_note(protocol["dataset_version"], task_of_run(runs[0]).version)
+        if note:
+            notes.append(note)
     return notes
+
+
+def stale_version_note(trained_on: str | None, current: str) -> str | None:
+    """The warning a table carries when its runs were made on another dataset version than the current one."""
+    if trained_on == current:
+        return None
+    return (
+        f"- **not on the current data**: measured on dataset version {trained_on}; the dataset is now at "
+        f"version {current} (see the changelog); `python -m baselines reproduce` retrains these runs"
+    )
 
 
 def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> bool:

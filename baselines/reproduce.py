@@ -63,15 +63,15 @@ def stale_reason(
     run: Mapping[str, Any], recipe: Any, quick: bool, train_options: Mapping[str, Any] | None = None
 ) -> str | None:
     """Why a finished run's ``metrics.json`` cannot stand for ``recipe`` now (``None``: it can be reused)."""
-    from baselines.train import _jsonable
+    from baselines.records import jsonable as _jsonable
 
     train_options = dict(train_options or {})
     if bool(run.get("quick")) != bool(quick):
         return "trained with another --quick setting"
-    if run.get("recipe_settings") != _jsonable(dict(recipe.extra)):
+    if run.get("recipe_settings") != _jsonable(recipe.settings):
         return "trained with other recipe settings"
-    quick_settings = dict(recipe.extra.get("quick", {})) if quick else {}
-    epochs = train_options.get("epochs") or quick_settings.get("epochs") or recipe.epochs
+    quick_epochs = recipe.quick.epochs if quick and recipe.quick is not None else None
+    epochs = train_options.get("epochs") or quick_epochs or recipe.epochs
     if run.get("epochs") != epochs:
         return f"trained for {run.get('epochs')} epochs, the recipe now takes {epochs}"
     if "train_size" in train_options and run.get("train_size") != train_options["train_size"]:
@@ -84,6 +84,9 @@ def stale_reason(
         return "scored on part of the published splits"
     if "cpu_time_s" not in run:
         return "recorded before runs recorded their CPU time"
+    trained_on, current = run.get("protocol", {}).get("dataset_version"), task_of_run(run).version
+    if trained_on != current:
+        return f"trained on dataset version {trained_on}; the task is now at {current}"
     return None
 
 
@@ -128,7 +131,7 @@ def run_grid(
     import keras
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from baselines.train import train
+    from baselines.trainer import train
 
     excluded = excluded_models(tasks, models)
     grid = [

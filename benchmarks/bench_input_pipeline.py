@@ -17,9 +17,14 @@ repeated in one process (the ratio of medians is reported):
 * ``floor``: a one-batch dataset repeated: the most batches per second the consumer
   itself can take on this machine (a profile of the fixed per-batch cost);
 * optionally (``--profile``) load's stages: reading the records (``profile_read``), reading
-  and parsing them (``profile_read_parse``), ``load_disk`` over the split 16 times in one
-  pipeline (``profile_16_passes``: what the per-epoch start of the pipeline costs), and
-  ``stream`` with one generator call in flight;
+  and parsing them (``profile_read_parse``; both a batch per call, or load's pieces of a batch
+  where its records are large, ``tf_data.records_per_parse``), ``load_disk`` over the split 16
+  times in one pipeline (``profile_16_passes``: what the per-epoch start of the pipeline costs), and
+  ``stream`` with one generator call in flight, and for a task with ``raw_bytes_fields``
+  ``load_disk`` from files that store them one value per number (``profile_load_disk_values``:
+  the same examples in the encoding of files before raw-bytes fields), and where records are too
+  large for a whole chunk per call ``load_disk`` parsing whole chunks of batches anyway
+  (``profile_load_disk_whole_chunks``: without ``tf_data.LOAD_BYTES_PER_CHUNK``);
 * optionally (``--lstm``) ``lstm``: what an LSTM(128) baseline trains on per second
   (``train_on_batch`` from in-memory batches), the consumption the pipelines feed.
 
@@ -35,23 +40,26 @@ Usage::
     python benchmarks/bench_input_pipeline.py                       # every config below
     python benchmarks/bench_input_pipeline.py --quick --json benchmarks/results/input_pipeline_quick.json
     python benchmarks/bench_input_pipeline.py --configs reber_grammar/embedded --batch-sizes 32
+    python benchmarks/bench_input_pipeline.py --quick --encodings --repeats 9 --configs random_labels/t672_f16
+
+``--encodings`` times only the ceiling and ``load_disk``, interleaved with the ``profile_load_disk_*``
+variants above (the same examples in the other encoding, or parsed in whole chunks): a
+focused comparison, with fewer pipelines competing for the machine than the full set.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-_HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(_HERE), str(_HERE.parent)]  # run from a checkout without installing
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -178,6 +186,13 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
     encoded = to_supervised(task, task.generate("train", 0, size, 0))
     ceiling = tf.data.Dataset.from_tensor_slices(encoded).batch(batch_size).repeat()
     disk = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
+    if args.encodings:  # load from disk only, beside the same examples stored or parsed the other way
+        measurements = {"ceiling": lambda: consumer.rate(ceiling, steps), "load_disk": lambda: consumer.rate(disk, steps)}
+        measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
+        rates = side_by_side(measurements, args.repeats)
+        ratios = {key: rates[key]["median"] / rates["ceiling"]["median"] for key in rates if key != "ceiling"}
+        return {"config": name, "batch_size": batch_size, "train_examples": size, "rates_examples_per_s": rates,
+                "ratios": ratios}
     cached = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True).repeat()
     cached_iterator = iter(cached)
     consumer.pull(cached_iterator, epoch_batches)  # its first epoch fills the cache; later ones are timed
@@ -214,15 +229,18 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         records = tf_data.serialized_records(builder, "train")
         spec = task.supervised_spec()
         fields = [spec.input_field, *(["length"] if spec.input_field in task.sequence_fields else [])]
-        parse_spec = tf_data._parse_spec(builder, tuple(fields))  # noqa: SLF001 - the spec load parses with
-        read = records.batch(batch_size).map(lambda r: (r,)).repeat()
-        parsed = records.batch(batch_size).map(lambda r: tuple(tf.io.parse_example(r, parse_spec).values())).repeat()
+        parse = tf_data._parser(builder, tuple(fields))  # noqa: SLF001 - what load parses with (raw bytes decoded)
+        # One batch per call, or load's pieces of a batch where its records are too large for one call.
+        piece = min(batch_size, tf_data.records_per_parse(builder, tuple(fields), batch_size))
+        read = records.batch(piece).map(lambda r: (r,)).rebatch(batch_size).repeat()
+        parsed = records.batch(piece).map(lambda r: tuple(parse(r).values())).rebatch(batch_size).repeat()
         passes = tf_data.load(name, "+".join(["train"] * 16), batch_size, data_dir=data_dir, cache=False).repeat()
         measurements["profile_16_passes"] = lambda: consumer.rate(passes, steps)
         measurements["profile_read"] = lambda: consumer.rate(read, steps)
         measurements["profile_read_parse"] = lambda: consumer.rate(parsed, steps)
         one_call = tf_data.stream(name, seed=0, batch_size=batch_size, parallel_calls=1)
         measurements["profile_stream_one_call"] = lambda: consumer.rate(one_call, stream_steps)
+        measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
     rates = side_by_side(measurements, args.repeats)
     versus = {"load_disk": "ceiling", "load_first": "ceiling", "load_cached": "ceiling", "stream": "generator"}
     ratios = {key: rates[key]["median"] / rates[base]["median"] for key, base in versus.items()}
@@ -232,6 +250,66 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         "rates_examples_per_s": rates, "ratios": ratios, "ratios_per_cpu_second": cpu_ratios,
         "met": {key: ratios[key] >= target for key, target in TARGETS.items()},
     }
+
+
+def encoding_measurements(
+    name: str, batch_size: int, data_dir: str, consumer: Consumer, steps: int
+) -> dict[str, Callable[[], Rate]]:
+    """``load_disk`` of the same examples stored or parsed another way, where the task has another way.
+
+    ``profile_load_disk_values``: files that store the task's ``raw_bytes_fields`` one value
+    per number (as before those fields); ``profile_load_disk_whole_chunks``: parsing whole
+    chunks of batches where ``tf_data.LOAD_BYTES_PER_CHUNK`` makes ``load`` parse pieces.
+    """
+    task = seqtasks.make(name)
+    builder = tfds.builder(name, data_dir=data_dir)
+    spec = task.supervised_spec()
+    fields = tuple(dict.fromkeys([spec.input_field, spec.target_field]))
+    out: dict[str, Callable[[], Rate]] = {}
+    if task.raw_bytes_fields:
+        values_disk = load_values_encoding(name, batch_size, data_dir)
+        out["profile_load_disk_values"] = lambda: consumer.rate(values_disk, steps)
+    if spec.input_field not in task.sequence_fields:
+        capped = tf_data.records_per_parse(builder, fields, batch_size)
+        with _no_bytes_cap():
+            if tf_data.records_per_parse(builder, fields, batch_size) != capped:
+                whole_chunks = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
+                out["profile_load_disk_whole_chunks"] = lambda: consumer.rate(whole_chunks, steps)
+    return out
+
+
+@contextlib.contextmanager
+def _no_bytes_cap() -> Iterator[None]:
+    """Within: ``tf_data.LOAD_BYTES_PER_CHUNK`` lifted (pipelines built here parse whole chunks of batches)."""
+    capped = tf_data.LOAD_BYTES_PER_CHUNK
+    tf_data.LOAD_BYTES_PER_CHUNK = 1 << 62
+    try:
+        yield
+    finally:
+        tf_data.LOAD_BYTES_PER_CHUNK = capped
+
+
+def load_values_encoding(name: str, batch_size: int, data_dir: str) -> tf.data.Dataset:
+    """``load(..., cache=False)`` from files that store the task's ``raw_bytes_fields`` one value per
+    number, as files did before those fields were raw bytes: the same examples, in a folder of their own.
+
+    Args:
+        name: ``"task/config"`` of a task with ``raw_bytes_fields``.
+        batch_size: Examples per batch.
+        data_dir: The benchmark's tfds folder (the files go to a subfolder).
+
+    Returns:
+        The repeated pipeline (built while the fields are declared plain, so it parses them as values).
+    """
+    task_class = type(seqtasks.make(name))
+    declared = task_class.raw_bytes_fields
+    task_class.raw_bytes_fields = ()
+    try:
+        folder = os.path.join(data_dir, "values_encoding")
+        tfds.builder(name, data_dir=folder).download_and_prepare()
+        return tf_data.load(name, "train", batch_size, data_dir=folder, cache=False).repeat()
+    finally:
+        task_class.raw_bytes_fields = declared
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -245,13 +323,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lstm", action="store_true", help="also measure LSTM(128) training examples/s")
     parser.add_argument("--profile", action="store_true",
                         help="also measure load's stages (read; read and parse) and stream with one call in flight")
+    parser.add_argument("--encodings", action="store_true",
+                        help="only the ceiling and load from disk, beside the same examples in files of one value "
+                             "per number (raw_bytes_fields) and parsed in whole chunks (large records)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5, --quick 3)")
     parser.add_argument("--data_dir", default=None, help="tfds data dir (default: a temporary folder)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     args.examples = 20_000 if args.quick else 100_000
     args.seconds = 1.0 if args.quick else 3.0
     args.min_batches = 20 if args.quick else 50
-    args.repeats = 3 if args.quick else 5
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"invalid --repeats={args.repeats}; allowed: an integer >= 1")
+    args.repeats = args.repeats or (3 if args.quick else 5)
     args.lstm_steps = 10 if args.quick else 40
     return args
 
@@ -267,6 +351,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for batch_size in args.batch_sizes:
                 result = measure(name, batch_size, args.data_dir or scratch, args)
                 results.append(result)
+                if args.encodings:
+                    print(f"{name} B={batch_size}: ceiling {result['rates_examples_per_s']['ceiling']['median']:,.0f} "
+                          "ex/s; of it: " + ", ".join(f"{key.removeprefix('profile_')} {ratio:.2f}x"
+                                                      for key, ratio in result["ratios"].items()),
+                          flush=True)
+                    continue
                 rates, ratios = result["rates_examples_per_s"], result["ratios"]
                 cpu = result["ratios_per_cpu_second"]
                 print(
@@ -287,12 +377,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           f"{ratios['load_disk']:.2f}x of the ceiling, 16 passes per epoch "
                           f"{rates['profile_16_passes']['median'] / ceiling:.2f}x; stream with 1 call in flight "
                           f"{rates['profile_stream_one_call']['median'] / rates['generator']['median']:.2f}x "
-                          "the generator", flush=True)
+                          "the generator"
+                          + (f"; load disk from files of one value per number "
+                             f"{rates['profile_load_disk_values']['median'] / ceiling:.2f}x"
+                             if "profile_load_disk_values" in rates else "")
+                          + (f"; load disk parsing whole chunks of batches "
+                             f"{rates['profile_load_disk_whole_chunks']['median'] / ceiling:.2f}x"
+                             if "profile_load_disk_whole_chunks" in rates else ""), flush=True)
     machine = _common.machine_description()
     machine["load_average_1m_before"] = machine_before["load_average_1m"]
     print(f"machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, "
           f"load {machine_before['load_average_1m']:.2f} before, {machine['load_average_1m']:.2f} after")
     payload = {"benchmark": "input_pipeline", "command": " ".join(["python", *sys.argv]), "quick": args.quick,
+               "encodings": args.encodings, "repeats": args.repeats,
                "consumer": args.consumer, "targets": TARGETS, "machine": machine, "results": results,
                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _common.write_json(args.json, payload)

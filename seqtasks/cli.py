@@ -111,9 +111,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     task = make(args.task, **_parse_params(args.param))
     _, preset = get_preset(args.task)
-    n = args.n if args.n is not None else (preset.split_sizes.get(args.split) or task.natural_size(args.split))
-    if n is None:
-        raise ValueError(f"{task.name}: split {args.split!r} has no default size; pass -n")
+    n = args.n if args.n is not None else task.published_size(args.split, preset)
     out = Path(args.out or f"{args.task.replace('/', '_')}_{args.split}.{args.format}")
     check_writable_file(out, "--out")  # before generating anything
     batch = task.sample(n, seed=args.seed, split=args.split)

@@ -62,7 +62,7 @@ def format_bytes(count: float) -> str:
 
 def short_repr(value: Any) -> str:
     """``repr(value)``, abbreviated when long (huge integers included, which ``repr`` may refuse to print)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * _REPR_LIMIT:
+    if is_integer(value, numpy=False) and value.bit_length() > 3 * _REPR_LIMIT:
         digits = int(value.bit_length() * math.log10(2)) + 1
         return f"{'-' if value < 0 else ''}<an integer of about {digits} digits>"
     try:
@@ -72,6 +72,29 @@ def short_repr(value: Any) -> str:
     if len(text) > _REPR_LIMIT:
         return f"{text[:40]}...{text[-12:]} ({len(text)} characters)"
     return text
+
+
+def is_integer(value: Any, minimum: int | None = None, maximum: int | None = None, *, numpy: bool = True) -> bool:
+    """True when ``value`` is an integer (not a bool) in ``[minimum, maximum]``: the test of :func:`check_integer`.
+
+    Args:
+        value: The value to test.
+        minimum: Smallest allowed value (``None``: no bound).
+        maximum: Largest allowed value (``None``: no bound).
+        numpy: Accept NumPy integers too.
+    """
+    kinds = (int, np.integer) if numpy else int
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, kinds)
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    )
+
+
+def is_number(value: Any) -> bool:
+    """True when ``value`` is a Python ``int`` or ``float`` (a bool is not a number here)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
 def check_integer(
@@ -100,13 +123,7 @@ def check_integer(
     Raises:
         ValueError: ``"[OWNER: ]invalid NAME=VALUE; allowed: ALLOWED"``.
     """
-    kinds = (int, np.integer) if numpy else int
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kinds)
-        or (minimum is not None and value < minimum)
-        or (maximum is not None and value > maximum)
-    ):
+    if not is_integer(value, minimum, maximum, numpy=numpy):
         text = _range_text(minimum, maximum, "an integer") if allowed is None else allowed
         prefix = f"{owner}: " if owner else ""
         raise ValueError(f"{prefix}invalid {name}={short_repr(value)}; allowed: {text}")
@@ -182,7 +199,7 @@ class TaskConfig:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         allowed = f"a finite number in {left}{lo}, {hi}{right}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             self._fail(parameter, value, allowed)
         try:
             number = float(value)  # an int beyond float's range raises OverflowError

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from seqtasks.config import check_integer, short_repr
+from seqtasks.config import check_integer, is_integer, short_repr
 from seqtasks.draws import SPLIT_IDS
 from seqtasks.registry import task_class
-from seqtasks.tasks.base import Preset, Task
+from seqtasks.tasks.base import Preset, Task, TaskCard
 
 TARGET_KINDS = ("sparse", "multi_hot", "dense", "binary")
 """The target kinds a :class:`~seqtasks.tasks.base.SupervisedSpec` may declare."""
@@ -43,22 +43,19 @@ def make_test_task(name: str) -> Task:
 
 
 def preset_split_sizes(task: Task, preset: Preset) -> dict[str, int]:
-    """Examples per split of ``task`` as ``preset`` gives them (a split's natural size where it says ``None``)."""
-    sizes = {}
-    for split in task.splits:
-        size = preset.split_sizes.get(split)
-        sizes[split] = int(task.natural_size(split) if size is None else size)
-    return sizes
+    """Examples per split of ``task`` as ``preset`` gives them (:meth:`~seqtasks.tasks.base.Task.published_size`)."""
+    return {split: task.published_size(split, preset) for split in task.splits}
 
 
 def check_task(task: Task, n: int = 64) -> None:
     """Checks that a task keeps the contracts of seqtasks; raises on the first one it breaks.
 
     On ``n`` examples of every split (fewer where a split's pool is smaller), it checks:
-    the declaration (splits, fields, targets); fields of one length per example, the same
-    fields, dtypes and shapes in an empty batch; sequence fields as wide as the longest
-    example and zero beyond each ``length``; lengths among the split's declared
-    ``length_strata`` and within ``max_steps``; each ``supervised_spec`` consistent with
+    the declaration (splits, fields, targets, a :class:`~seqtasks.tasks.base.TaskCard`); fields
+    of one length per example, the same fields, dtypes and shapes in an empty batch; sequence
+    fields as wide as the longest example and zero beyond each ``length``; lengths among the
+    split's declared ``length_strata``, within ``length_range`` and ``max_steps``; a meaning
+    in the card for every field; each ``supervised_spec`` consistent with
     the fields (and ``to_supervised`` shapes); determinism (the same bytes twice and
     from a fresh instance, other bytes for another seed); slicing invariance, also across
     a block boundary; disjoint splits in :attr:`~seqtasks.tasks.base.Task.content_field`
@@ -91,6 +88,7 @@ def check_task(task: Task, n: int = 64) -> None:
     _check_disjoint_splits(task, 16 * n)
     _check_bad_requests(task)
     _check_bad_config_values(task)
+    _check_card_fields(task, batches)
 
 
 def builder_test_case(task_name: str) -> type:
@@ -162,9 +160,13 @@ def _check_declaration(task: Task) -> None:
            "version must be MAJOR.MINOR.PATCH")
     _check(task.splits and set(task.splits) <= set(SPLIT_IDS), task, where, f"splits must be among {sorted(SPLIT_IDS)}")
     _check(task.targets(), task, where, "targets() must name at least one supervised view")
-    _check(
-        isinstance(task.block_size, int) and task.block_size >= 1, task, where, "block_size must be an integer >= 1"
-    )
+    _check(is_integer(task.block_size, 1, numpy=False), task, where, "block_size must be an integer >= 1")
+    card = task.card
+    _check(isinstance(card, TaskCard), task, where, "card must be a TaskCard (the words of the task's docs page)")
+    _check(all(isinstance(text, str) and text for text in (card.description, card.definition, card.metric)),
+           task, where, "the card's description, definition and metric must be non-empty strings")
+    _check(task.description == card.description and task.citation == card.citation, task, where,
+           "description and citation must be the card's")
     if task.test_preset is not None:
         _check(isinstance(task.test_preset.config, task.config_class), task, where,
                "test_preset.config must be a config_class instance")
@@ -218,6 +220,7 @@ def _check_lengths(task: Task, split: str, batch: Mapping[str, np.ndarray]) -> N
            "content_lengths must give one length per example")
     strata = task.length_strata(split)
     if strata is None:
+        _check_length_range(task, split, content)
         return
     declared = np.asarray(strata.lengths)
     _check(declared.ndim == 1 and len(declared) and (np.diff(declared) > 0).all(), task, where,
@@ -227,6 +230,20 @@ def _check_lengths(task: Task, split: str, batch: Mapping[str, np.ndarray]) -> N
     _check(abs(float(np.sum(strata.probabilities)) - 1.0) < 1e-9, task, where, "length probabilities must sum to 1")
     outside = sorted(set(np.asarray(content).tolist()) - set(declared.tolist()))
     _check(not outside, task, where, f"lengths {outside[:5]} are not among the declared length_strata")
+    _check_length_range(task, split, content, declared)
+
+
+def _check_length_range(task: Task, split: str, content: np.ndarray, declared: np.ndarray | None = None) -> None:
+    """The examples' lengths (and the declared strata's) lie within ``length_range``, where the task declares one."""
+    window = task.length_range(split)
+    if window is None:
+        return
+    where = f"split {split!r}"
+    for what, values in (("lengths", np.asarray(content)), ("length_strata lengths", declared)):
+        if values is not None and len(values):
+            low, high = int(np.min(values)), int(np.max(values))
+            _check(window[0] <= low and high <= window[1], task, where,
+                   f"{what} {low}..{high} are outside length_range={window}")
 
 
 def _check_supervised(task: Task, split: str, batch: Mapping[str, np.ndarray]) -> None:
@@ -244,7 +261,7 @@ def _check_supervised(task: Task, split: str, batch: Mapping[str, np.ndarray]) -
             steps = {spec.input_field, spec.target_field} | ({spec.weight_field} - {None})
             _check(steps <= set(task.sequence_fields), task, where,
                    f"a per-step view's fields {sorted(steps)} must be sequence fields")
-            _check(isinstance(spec.target_offset, int) and spec.target_offset >= 0, task, where,
+            _check(is_integer(spec.target_offset, 0, numpy=False), task, where,
                    "target_offset must be an integer >= 0")
         if spec.input_depth is None:
             _check(inputs.dtype.kind == "f", task, where, "input_depth=None needs float inputs")
@@ -272,6 +289,13 @@ def _check_supervised(task: Task, split: str, batch: Mapping[str, np.ndarray]) -
                    "to_supervised must give per-step y and sample_weight as wide as the inputs")
         _check(np.isfinite(np.asarray(x, dtype=np.float64)).all(), task, where, "inputs must be finite")
         _check(isinstance(task.headline_metric(target), str), task, where, "headline_metric must be a metric name")
+
+
+def _check_card_fields(task: Task, batches: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    """Every field of every split's examples has a meaning in the task's card (its docs page's Fields table)."""
+    for split, batch in batches.items():
+        missing = sorted(set(batch) - set(task.card.fields))
+        _check(not missing, task, f"split {split!r}", f"fields {missing} have no meaning in card.fields")
 
 
 def _same_bytes(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> str:

@@ -6,7 +6,8 @@ padded to the longest in the batch, and padded steps have zero inputs (one-hot),
 zero targets and zero weight, so they never count in the loss or the metrics.
 
 Both do their per-example work many examples at a time: :func:`load` batches the
-serialized records and parses a chunk of batches with one ``tf.io.parse_example``;
+serialized records and parses a chunk of batches with one ``tf.io.parse_example``
+(fields stored as raw bytes, ``Task.raw_bytes_fields``, then with one ``tf.io.decode_raw``);
 :func:`stream` runs several generator calls at once (``map`` with
 ``num_parallel_calls``, in a deterministic order), each generating many batches.
 :func:`encode_batch` then encodes a whole chunk with a handful of vectorised ops, and
@@ -16,7 +17,7 @@ the chunk is cut into batches, each trimmed to its own longest example.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,11 @@ READ_BUFFER_BYTES = 1 << 20
 
 LOAD_EXAMPLES_PER_CHUNK = 256
 """Records :func:`load` parses per ``tf.io.parse_example`` call, at least (rounded up to whole batches)."""
+
+LOAD_BYTES_PER_CHUNK = 2 << 20
+"""For fixed-size records, the most bytes :func:`load` parses per call (fewer records than
+``LOAD_EXAMPLES_PER_CHUNK``: batches of large records, e.g. ``random_labels/t672_f16``'s 43 KB, are
+read and parsed in cache-sized pieces, then joined)."""
 
 STREAM_EXAMPLES_PER_CALL = 4096
 """Examples :func:`stream` asks the generator for per call (see :func:`stream_batches_per_call`)."""
@@ -141,9 +147,10 @@ def encode_batch(
 def _parse_spec(builder: SeqtasksBuilder, fields: tuple[str, ...]) -> dict[str, tf.io.FixedLenFeature]:
     """``tf.io.parse_example`` features of ``fields``, as tfds itself parses them.
 
-    Integers are stored as ``int64``, floats as ``float32``; a variable-length
-    first axis becomes a ``FixedLenSequenceFeature``, which ``parse_example``
-    zero-pads to the longest example of the batch (exactly ``padded_batch``).
+    Integers are stored as ``int64``, floats as ``float32``, raw-bytes fields as one
+    string per example (decoded by :func:`_parser`); a variable-length first axis
+    becomes a ``FixedLenSequenceFeature``, which ``parse_example`` zero-pads to the
+    longest example of the batch (exactly ``padded_batch``).
     """
     serialized = builder.info.features.get_serialized_info()
     specs = {}
@@ -155,6 +162,65 @@ def _parse_spec(builder: SeqtasksBuilder, fields: tuple[str, ...]) -> dict[str, 
         else:
             specs[key] = tf.io.FixedLenFeature(info.shape, dtype)
     return specs
+
+
+def _raw_bytes_fields(builder: SeqtasksBuilder, fields: tuple[str, ...]) -> dict[str, tuple[tf.DType, tuple[int, ...]]]:
+    """The fields among ``fields`` stored as raw bytes (tfds ``Tensor(..., encoding=BYTES)``): dtype and shape of each."""
+    out = {}
+    for key in fields:
+        feature = builder.info.features[key]
+        if isinstance(feature, tfds.features.Tensor) and feature.to_json_content().encoding == "bytes":
+            out[key] = (feature.tf_dtype, tuple(feature.shape))
+    return out
+
+
+def _parser(builder: SeqtasksBuilder, fields: tuple[str, ...]) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    """A function from a batch of serialized records to its ``fields``, decoded as tfds decodes them.
+
+    One ``tf.io.parse_example`` for the batch (:func:`_parse_spec`), then one
+    ``tf.io.decode_raw`` per raw-bytes field (:func:`_raw_bytes_fields`): the records of
+    a batch hold strings of the same length, which decode to one ``[batch, values]``
+    tensor, reshaped to the field's per-example shape.
+    """
+    spec = _parse_spec(builder, fields)
+    raw = _raw_bytes_fields(builder, fields)
+
+    def parse(records: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.io.parse_example(records, spec)
+        for key, (dtype, shape) in raw.items():
+            features[key] = tf.reshape(tf.io.decode_raw(features[key], dtype, little_endian=True), [-1, *shape])
+        return features
+
+    return parse
+
+
+def _fixed_record_bytes(builder: SeqtasksBuilder, fields: tuple[str, ...]) -> int | None:
+    """Bytes of ``fields`` per example when every one has a fixed shape and a numeric dtype, else ``None``."""
+    total = 0
+    for key in fields:
+        info = builder.info.features[key].get_tensor_info()
+        dtype = np.dtype(info.np_dtype)
+        if dtype.kind not in "biuf" or any(dim is None for dim in info.shape):
+            return None
+        total += int(np.prod(info.shape, dtype=np.int64)) * dtype.itemsize
+    return total
+
+
+def records_per_parse(builder: SeqtasksBuilder, fields: tuple[str, ...], batch_size: int) -> int:
+    """Records :func:`load` parses per ``tf.io.parse_example`` call.
+
+    ``LOAD_EXAMPLES_PER_CHUNK`` or more, rounded up to whole batches (the per-call cost
+    is shared by many batches); for fixed-size records, at most ``LOAD_BYTES_PER_CHUNK``
+    of them: whole batches, or, when one batch is larger, equal pieces of a batch.
+    """
+    chunk = batch_size * max(1, -(-LOAD_EXAMPLES_PER_CHUNK // batch_size))
+    record = _fixed_record_bytes(builder, fields)
+    fit = chunk if record is None else max(1, LOAD_BYTES_PER_CHUNK // max(record, 1))
+    if fit >= chunk:
+        return chunk
+    if fit >= batch_size:
+        return batch_size * (fit // batch_size)
+    return -(-batch_size // -(-batch_size // fit))
 
 
 def serialized_records(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
@@ -211,7 +277,8 @@ def load(
     """Batches of a prepared tfds dataset as Keras ``(x, y, sample_weight)``.
 
     Records are batched while still serialized, parsed ``LOAD_EXAMPLES_PER_CHUNK`` at a
-    time with one ``tf.io.parse_example`` and encoded with :func:`encode_batch`.
+    time (:func:`records_per_parse`) with one ``tf.io.parse_example`` (and one
+    ``tf.io.decode_raw`` per raw-bytes field) and encoded with :func:`encode_batch`.
 
     Args:
         name: ``"task"`` or ``"task/config"``, e.g. ``"reber_grammar/embedded"``.
@@ -253,10 +320,10 @@ def load(
         raise AssertionError(f"dataset {name!r} is not prepared in {builder.data_dir}; pass download=True")
     sequence_input = spec.input_field in task.sequence_fields
     fields = tuple(dict.fromkeys([spec.input_field, spec.target_field, *_extra_fields(spec, sequence_input)]))
-    parse_spec = _parse_spec(builder, fields)
+    parse = _parser(builder, fields)
 
     def parse_and_encode(records: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        features = tf.io.parse_example(records, parse_spec)
+        features = parse(records)
         encoded = encode_batch(features, spec, inputs)
         return (*encoded, features["length"]) if sequence_input else encoded
 
@@ -268,8 +335,9 @@ def load(
             records = records.cache()
         records = records.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     # Parse and encode whole chunks of batches (the per-call cost of parse_example and of the
-    # encoding ops is then shared by many batches), then cut the chunks into batches.
-    chunk = batch_size * max(1, -(-LOAD_EXAMPLES_PER_CHUNK // batch_size))
+    # encoding ops is then shared by many batches), then cut the chunks into batches; batches of
+    # large fixed-size records are parsed in pieces and joined (records_per_parse).
+    chunk = records_per_parse(builder, fields, batch_size)
     if chunk == batch_size:  # parse_example pads each batch to its own longest example
         batches = records.batch(batch_size, drop_remainder=drop_remainder).map(
             lambda records: parse_and_encode(records)[:3], num_parallel_calls=AUTOTUNE, deterministic=True

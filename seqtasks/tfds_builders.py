@@ -131,7 +131,9 @@ def serialized_examples_in_range(
     :func:`examples_in_range`, with the feature map in sorted key order (as
     :class:`DeterministicExampleWriter` writes it), built from the chunk's arrays:
     integers (and booleans) as ``int64_list``, floats as ``float_list``, strings
-    as UTF-8 ``bytes_list``; sequence fields cut to each example's ``length``.
+    as UTF-8 ``bytes_list``, :attr:`~seqtasks.tasks.base.Task.raw_bytes_fields` as
+    one ``bytes_list`` entry of the example's little-endian bytes; sequence fields
+    cut to each example's ``length``.
 
     Args:
         example_range: ``(start, stop)`` example indices.
@@ -153,6 +155,10 @@ def serialized_examples_in_range(
     columns = []  # (key, kind, per-example values, values per time step or None)
     for key, info in specs.items():
         value = np.asarray(batch[key])
+        if key in task.raw_bytes_fields:  # what tfds's Tensor(encoding=BYTES) writes: the array's bytes
+            little = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))
+            columns.append((key, "bytes", [row.tobytes() for row in little], None))
+            continue
         if info.np_dtype.kind in "SUO":
             texts = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in value.tolist()]
             columns.append((key, "bytes", texts, None))
@@ -213,19 +219,31 @@ def features_for(task: Task) -> tfds.features.FeaturesDict:
     """The tfds features of a task, derived from one generated example.
 
     Strings become ``Text``; sequence fields become tensors whose first axis is
-    ``None`` (variable length); every other field keeps its per-example shape.
+    ``None`` (variable length); every other field keeps its per-example shape, and
+    the task's ``raw_bytes_fields`` are stored as raw bytes (``encoding=BYTES``).
 
     Args:
         task: The task.
 
     Returns:
         A ``FeaturesDict`` with one entry per generated field.
+
+    Raises:
+        ValueError: For a ``raw_bytes_fields`` entry that is not a fixed-shape numeric field.
     """
     batch = task.generate(task.splits[0], 0, 1, seed=0)
     features: dict[str, tfds.features.FeatureConnector] = {}
+    for key in task.raw_bytes_fields:
+        if key not in batch or key in task.sequence_fields or np.asarray(batch[key]).dtype.kind not in "iuf":
+            raise ValueError(f"{task.name}: invalid raw_bytes_fields entry {key!r}; allowed: a generated "
+                             "fixed-shape numeric field (not a sequence field)")
     for key, value in batch.items():
         value = np.asarray(value)
-        if value.dtype.kind == "U":
+        if key in task.raw_bytes_fields:
+            features[key] = tfds.features.Tensor(
+                shape=value.shape[1:], dtype=value.dtype, encoding=tfds.features.Encoding.BYTES
+            )
+        elif value.dtype.kind == "U":
             features[key] = tfds.features.Text()
         elif key in task.sequence_fields:
             features[key] = tfds.features.Tensor(shape=(None, *value.shape[2:]), dtype=value.dtype)
@@ -289,12 +307,7 @@ class SeqtasksBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def split_sizes(self) -> dict[str, int]:
         """Number of examples written for each split of the selected config."""
         task = self.task
-        preset = self.builder_config.preset
-        sizes = {}
-        for split in task.splits:
-            size = preset.split_sizes.get(split)
-            sizes[split] = int(task.natural_size(split) if size is None else size)
-        return sizes
+        return {split: task.published_size(split, self.builder_config.preset) for split in task.splits}
 
     def _info(self) -> tfds.core.DatasetInfo:
         task = self.task

@@ -46,7 +46,38 @@ def test_every_task_and_model_has_a_registered_stable_recipe():
         for model in MODEL_KINDS:
             recipe = get_recipe(recipe_name(task_name, model))
             assert recipe.name in names and recipe.task.startswith(task_name + "/")
-            assert recipe.extra["model"] == model
+            assert recipe.model == model
+
+
+def test_recipes_are_typed_and_checked_on_construction():
+    import argparse
+    import dataclasses
+
+    from baselines.recipes import QuickSettings
+    from baselines.train import add_arguments
+
+    reber = get_recipe(recipe_name("reber_grammar", "lstm"))
+    assert reber.eval_every_sequences == 64 and reber.stop_when_solved and reber.quick == QuickSettings(epochs=4, eval_size=256)
+    assert list(reber.settings) == [
+        "batch_size", "epochs", "units", "learning_rate", "eval_every_sequences", "stop_when_solved", "quick", "model",
+    ]
+    zoo = get_recipe("reber_softmax_lstm")
+    assert zoo.settings == {"zoo": True, "one_hot_targets": True, "naive": True} and zoo.model is None
+    for change, message in (
+        ({"batch_size": 0}, "invalid batch_size=0; allowed: an integer >= 1"),
+        ({"model": "rnn"}, "invalid model='rnn'; allowed: one of lstm, gru, bilstm, bigru or None"),
+        ({"stop_when_solved": "yes"}, "invalid stop_when_solved='yes'; allowed: True or False"),
+        ({"eval_every_sequences": None}, "invalid stop_when_solved=True; allowed: True only with eval_every_sequences"),
+        ({"naive": True}, "invalid naive=True; allowed: True only with zoo=True"),
+        ({"inputs": "bytes"}, "invalid inputs='bytes'; allowed: one of one_hot, ids"),
+    ):
+        with pytest.raises(ValueError, match=f"recipe 'stable_lstm_reber_grammar': {message}"):
+            dataclasses.replace(reber, **change)
+    with pytest.raises(ValueError, match="invalid eval_size=0; allowed: an integer >= 1, or None"):
+        QuickSettings(eval_size=0)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert next(action for action in parser._actions if action.dest == "model").choices == MODEL_KINDS
 
 
 @pytest.mark.parametrize("model_kind", MODEL_KINDS)
@@ -258,6 +289,38 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     assert reproduce.stale_reason(run, recipe, True, options) is None
     assert reproduce.stale_reason(run, recipe, True, {}) == "trained for 1 epochs, the recipe now takes 2"
     assert reproduce.stale_reason(run, recipe, False, options) == "trained with another --quick setting"
+    older = {**run, "protocol": {**run["protocol"], "dataset_version": "0.9.0"}}
+    assert reproduce.stale_reason(older, recipe, True, options) == (
+        f"trained on dataset version 0.9.0; the task is now at {seqtasks.make('sequence_reversal').version}"
+    )
+
+
+def test_native_log_lines_below_the_level_are_held_back():
+    from baselines.quiet import shown_lines
+
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1.5 123 port.cc:153] oneDNN custom operations are on.\n"
+        "W0000 00:00:1.6 123 port.cc:99] a native warning\n"
+        "E0000 00:00:1.7 123 util.cc:131] a native error\n"
+        "x.py:1: UserWarning: Python's own output\n"
+    )
+    lines = text.splitlines(keepends=True)
+    assert shown_lines(text, 1) == "".join(lines[2:])
+    assert shown_lines(text, 3) == lines[4]  # Python's lines always show
+    assert shown_lines(text, 0) == "".join(lines[1:])
+
+
+@pytest.mark.slow
+def test_the_command_line_prints_no_tensorflow_banner(tmp_path):
+    import re
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "baselines", "recipes"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0 and "stable_lstm_reber_grammar" in completed.stdout
+    assert not re.search(r"^[IWE]\d{4} |absl::InitializeLog|oneDNN", completed.stderr, re.MULTILINE), completed.stderr
 
 
 def test_quick_grids_never_write_the_headline_page():
@@ -360,7 +423,7 @@ def test_a_config_with_its_own_protocol_has_its_own_recipe():
     """reverse_string trains on fresh strings (Deletang et al.); the other reversal configs share one recipe."""
     own = get_recipe(recipe_name("sequence_reversal/reverse_string", "lstm"))
     assert own.name == "stable_lstm_sequence_reversal.reverse_string" and own.task == "sequence_reversal/reverse_string"
-    assert own.fresh_data and own.batch_size == 128 and own.extra["train_size"] == 64_000
+    assert own.fresh_data and own.batch_size == 128 and own.train_size == 64_000
     shared = get_recipe(recipe_name("sequence_reversal/len1to40_vocab2", "lstm"))
     assert shared.name == "stable_lstm_sequence_reversal" and not shared.fresh_data
 

@@ -77,15 +77,15 @@ def test_generator_benchmark_reports_every_case(tmp_path):
 def test_sample_efficiency_summary_counts_failures_as_beyond_the_budget():
     import math
 
-    import bench_sample_efficiency
+    from baselines.experiments import sample_efficiency
 
-    summary = bench_sample_efficiency.summarise([3000, None, 1000, 5000], budget=10_240)
+    summary = sample_efficiency.summarise([3000, None, 1000, 5000], budget=10_240)
     assert summary["success_rate"] == 0.75 and summary["successes"] == 3
     assert summary["median"] == 4000  # (3000 + 5000) / 2: the failure sorts last
     assert summary["median_of_successes"] == 3000
-    assert math.isinf(bench_sample_efficiency.summarise([None, None, 800], budget=10_240)["median"])
+    assert math.isinf(sample_efficiency.summarise([None, None, 800], budget=10_240)["median"])
     with pytest.raises(ValueError, match="sequences_to_solve"):
-        bench_sample_efficiency.summarise([], budget=1)
+        sample_efficiency.summarise([], budget=1)
 
 
 @pytest.mark.slow

@@ -44,6 +44,35 @@ def test_adding_a_task_example_passes_its_own_tests():
     assert "6 passed" in result.stdout
 
 
+def test_adding_a_task_example_gets_its_docs_page_from_its_card(tmp_path):
+    """The example task's page comes from its own file (its card) and the code: no edit of the generator."""
+    generator = ROOT / "docs" / "tasks" / "generate_pages.py"
+    result = subprocess.run(
+        [sys.executable, str(generator), "--imports", "running_parity", "--out", str(tmp_path), "running_parity"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), str(ROOT)])},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (tmp_path / "running_parity.md").read_text(encoding="utf-8")
+    for text in (
+        "Bit strings; the target at step t is the XOR of bits 0..t.",  # the card's description
+        "## Definition\n\nUniform random bits;",
+        "| `parity` | int32 | `(T,)` | per step, the XOR of the bits so far |",  # the card's field meanings
+        "| `len8to20` (default) | 10,000 | 1,000 | 1,000 | - | 8..20 |",  # sizes and length_range from the code
+        "## What held out means",
+        "## Metric to report\n\nReport **token accuracy**",
+        'tfds.load("running_parity/len8to20"',
+        "## Citation\n\nThe task comes from no paper",
+    ):
+        assert text in page
+    source = generator.read_text(encoding="utf-8")
+    for name in seqtasks.list_tasks():  # no prose of, and no branch on, any task
+        assert name not in source
+
+
 def _citation_fields() -> dict[str, str]:
     """Top-level scalar fields of CITATION.cff (a flat reader: enough for the fields checked here)."""
     fields = {}

@@ -266,13 +266,14 @@ def test_random_labels_blocks_that_cannot_fit_are_refused_at_construction():
         seqtasks.make("random_labels", label_block=1_000_000, positive_fraction=0.5)
     # The message's limit is exact: the largest block it allows is accepted, one more value is not.
     with pytest.raises(ValueError) as error:
-        seqtasks.make("random_labels", time_steps=1000, features=10_000)
+        seqtasks.make("random_labels", time_steps=2000, features=10_000)
     found = re.search(r"allowed: time_steps \* features <= ([\d,]+) at label_block=32", str(error.value))
     limit = int(found[1].replace(",", ""))
-    task = seqtasks.make("random_labels", time_steps=100, features=limit // 100)  # features is at most 100,000
+    time_steps = -(-limit // 100_000)  # features is at most 100,000
+    task = seqtasks.make("random_labels", time_steps=time_steps, features=limit // time_steps)
     assert task.estimate_bytes("train", 1) <= memory_budget_bytes()
     with pytest.raises(ValueError, match="one block"):
-        seqtasks.make("random_labels", time_steps=100, features=limit // 100 + 1)
+        seqtasks.make("random_labels", time_steps=time_steps, features=limit // time_steps + 1)
 
 
 def test_estimates_cover_the_measured_peak_of_every_preset_and_split():

@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Scanned: the library, the trainer and everything that scores models. The generator and tfds-build
 # benchmarks are left out: they time generators, score nothing, and their per-task workloads (and the
 # per-example reference generators they race against) are their subject.
-SCANNED = ("seqtasks", "baselines", "benchmarks/bench_difficulty.py", "benchmarks/bench_sample_efficiency.py",
-           "benchmarks/bench_input_pipeline.py", "benchmarks/_common.py")
+SCANNED = ("seqtasks", "baselines", "benchmarks/bench_input_pipeline.py", "benchmarks/_common.py")
 # Per-task tables that are allowed: a recipe's hyperparameters (how to train a baseline), not task facts.
 ALLOWED_TABLES = {("baselines/models.py", "_TASK_SETTINGS")}
 

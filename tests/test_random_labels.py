@@ -68,7 +68,71 @@ def test_seqtasks_show_counts_positives_of_the_split_and_seed_asked_for(capsys):
 
 
 def test_memory_of_a_block_is_bounded_at_construction():
-    with pytest.raises(ValueError, match=r"invalid time_steps=100000, features=100000, label_block=32: .* 10.5 TiB"):
+    with pytest.raises(ValueError, match=r"invalid time_steps=100000, features=100000, label_block=32: .* 7.02 TiB"):
         seqtasks.make("random_labels", time_steps=100_000, features=100_000)
-    with pytest.raises(ValueError, match=r"label_block=1000000: one block of 1000000 examples needs about 361 GiB"):
+    with pytest.raises(ValueError, match=r"label_block=1000000: one block of 1000000 examples needs about 240 GiB"):
         seqtasks.make("random_labels", label_block=1_000_000, positive_fraction=0.5)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"input_scale": 64.0, "input_offset": 128.0}], ids=["normalised", "unnormalised"])
+def test_peak_memory_of_a_block_is_within_the_estimate(kwargs):
+    import tracemalloc
+
+    task = seqtasks.make("random_labels", time_steps=672, features=16, **kwargs)
+    task.generate("train", 0, 32)  # tables and caches outside the measurement
+    tracemalloc.start()
+    try:
+        task.generate("train", 0, 64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= task.estimate_bytes("train", 64)
+
+
+def test_version_2_inputs_are_float32_ziggurat_normals():
+    """2.0.0: the inputs of the default config are the float32 ziggurat normals themselves (never 0)."""
+    task = seqtasks.make("random_labels/t48_f16")
+    assert task.version == "2.0.0" and "2.0.0" in task.release_notes and "1.0.0" in task.release_notes
+    x = task.sample(64)["inputs"]
+    assert x.dtype == np.float32 and not (x == 0).any()
+    assert len(np.unique(x)) > 0.999 * x.size  # 23 random bits besides the sign and the layer: few repeats
+
+
+def test_tfds_stores_the_inputs_as_raw_bytes():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from seqtasks.tfds_builders import features_for
+
+    task = seqtasks.make("random_labels/t48_f16")
+    features = features_for(task)
+    assert features["inputs"].to_json_content().encoding == "bytes"
+    assert features["inputs"].shape == (48, 16) and features["inputs"].np_dtype == np.float32
+    assert features.get_serialized_info()["inputs"].shape == ()  # one string per example
+    assert features["label"].to_json_content().encoding in ("none", "")
+    assert isinstance(features["label"], tfds.features.Tensor)
+
+
+def test_load_joins_pieces_of_a_batch_of_large_records(tmp_path, monkeypatch):
+    """Batches of large fixed-size records are parsed in pieces and joined: still the numpy reference."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from seqtasks import tf_data
+    from seqtasks.encoding import to_supervised
+    from seqtasks.registry import task_class
+    from seqtasks.tfds_builders import builder_config_for
+
+    config = builder_config_for(task_class("random_labels").test_preset, task_class("random_labels").version)
+    monkeypatch.setattr(tf_data, "LOAD_BYTES_PER_CHUNK", 3 * (6 * 3 * 4 + 8))  # three records per piece
+    task = task_class("random_labels")(config.preset.config)
+    builder = tfds.builder("random_labels", config=config, data_dir=tmp_path)
+    assert [tf_data.records_per_parse(builder, ("inputs", "label"), b) for b in (7, 2)] == [3, 2]  # pieces; one batch
+    for batch_size in (7, 2):
+        dataset = tf_data.load("random_labels", "validation", batch_size, data_dir=tmp_path, builder_config=config,
+                               cache=False)
+        batches = list(dataset)
+        size = config.preset.split_sizes["validation"]
+        assert len(batches) == -(-size // batch_size)
+        for index, got in enumerate(batches):
+            want = to_supervised(task, task.generate("validation", index * batch_size,
+                                                     min((index + 1) * batch_size, size)))
+            for got_array, want_array in zip(got, want):
+                assert got_array.numpy().dtype == want_array.dtype
+                np.testing.assert_array_equal(got_array.numpy(), want_array)

@@ -30,7 +30,7 @@ FAST_TASK = {name: "random_labels/t48_f16" for name in ("noise_relu_lstm", "nois
 
 def first_batch(task, recipe):
     """The first training batch ``baselines.train`` gives the recipe (what it lints)."""
-    one_hot = bool(recipe.extra.get("one_hot_targets", False))
+    one_hot = recipe.one_hot_targets
     width = training_width(task) if recipe.fixed_width else None
     x, y, _ = StreamBatches(task, recipe.batch_size, 1, 0, recipe.inputs, recipe.target, one_hot, width=width)[0]
     return x, y
@@ -67,7 +67,7 @@ def test_fixed_recipe_is_clean(name):
 
 @pytest.mark.slow
 def test_stable_baseline_recipes_are_clean():
-    stable = [name for name in list_recipes() if not get_recipe(name).extra.get("zoo")]
+    stable = [name for name in list_recipes() if not get_recipe(name).zoo]
     if not stable:
         pytest.skip("baselines/models.py registers no stable recipes yet")
     for name in stable:
@@ -77,7 +77,7 @@ def test_stable_baseline_recipes_are_clean():
         rules = [finding.rule_id for finding in check(model, dataset=first_batch(task, recipe), task=task)]
         # The unidirectional baselines on a task that needs future context are kept as the causal
         # reference; the linter must still say they cannot solve it, and nothing else.
-        causal_on_future_task = task.needs_future_context and not recipe.extra.get("model", "").startswith("bi")
+        causal_on_future_task = task.needs_future_context and not (recipe.model or "").startswith("bi")
         assert rules == (["unidirectional-future-context"] if causal_on_future_task else []), name
 
 

@@ -16,7 +16,9 @@ import keras
 import numpy as np
 import pytest
 
-from baselines import zoo, zoo_run, zoo_summary
+from baselines import zoo
+from baselines.zoo import runner as zoo_run
+from baselines.zoo import summary as zoo_summary
 from baselines.__main__ import main as baselines_main
 from baselines.recipes import aliases, get_recipe, list_recipes, register_alias
 from baselines.train import train

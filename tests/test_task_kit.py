@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import seqtasks
-from seqtasks.config import check_integer
+from seqtasks.config import check_integer, is_integer
 from seqtasks.registry import task_class
 from seqtasks.tasks.base import Preset
 from seqtasks.tasks.sequence_reversal import ReversalConfig, SequenceReversal
@@ -72,6 +72,10 @@ class _UndeclaredLengths(SequenceReversal):
         return super().content_lengths(batch) + 100
 
 
+class _UndescribedField(SequenceReversal):
+    card = dataclasses.replace(SequenceReversal.card, fields={"inputs": "token ids"})
+
+
 @pytest.mark.parametrize(
     "cls, message",
     [
@@ -82,11 +86,22 @@ class _UndeclaredLengths(SequenceReversal):
         (_SliceDependent, "differs from one call"),
         (_WrongDepth, "inputs must lie in"),
         (_UndeclaredLengths, "are not among the declared length_strata"),
+        (_UndescribedField, r"fields \['length', 'targets'\] have no meaning in card.fields"),
     ],
 )
 def test_check_task_catches_a_broken_task(cls, message):
     with pytest.raises(AssertionError, match=message):
         check_task(cls(SequenceReversal.test_preset.config))
+
+
+def test_check_task_catches_lengths_outside_the_declared_length_range():
+    from seqtasks.tasks.char_to_vector import CharToVector
+
+    class WrongLengthFields(CharToVector):  # its words keep their lengths; the declared range is narrower
+        length_fields = ("min_word_length", "min_word_length", "long_max_word_length")
+
+    with pytest.raises(AssertionError, match=r"lengths 2\.\.\d+ are outside length_range=\(2, 2\)"):
+        check_task(WrongLengthFields(CharToVector.test_preset.config))
 
 
 def test_check_task_refuses_a_bad_n():
@@ -125,3 +140,23 @@ def test_check_integer_messages(value, kwargs, message):
 
 def test_check_integer_returns_a_python_int():
     assert check_integer("k", np.uint8(3), 0) == 3 and type(check_integer("k", np.uint8(3), 0)) is int
+
+
+def test_is_integer_is_the_test_of_check_integer():
+    assert is_integer(3, 1, 3) and is_integer(np.int8(0), 0) and not is_integer(np.int8(0), numpy=False)
+    assert not is_integer(True) and not is_integer(2.0) and not is_integer(0, 1)
+
+
+def test_a_card_gives_the_class_its_description_and_citation():
+    card = SequenceReversal.card
+    assert SequenceReversal.description == card.description and SequenceReversal.citation == card.citation
+    assert set(card.fields) >= {"inputs", "targets", "length", "output_mask"}
+
+
+def test_length_range_comes_from_the_declared_length_fields():
+    task = seqtasks.make("sequence_reversal/len1to40_vocab2")
+    assert task.length_range("train") == (1, 40) and task.length_range("test_long") == (41, 500)
+    assert task.memory_parameters("test_long") == ("long_max_length",)
+    assert seqtasks.make("reber_grammar/embedded").length_range("train") == (9, 50)
+    assert seqtasks.make("random_labels").length_range("train") is None
+    assert "test_long" not in seqtasks.make("sequence_reversal/len5_vocab10").splits

@@ -10,7 +10,7 @@ import numpy as np
 from seqtasks.config import TaskConfig
 from seqtasks.draws import Draws, hash_rows
 from seqtasks.registry import register
-from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, fill_stratified
+from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, TaskCard, fill_stratified
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,15 @@ class ParityConfig(TaskConfig):
         self.check_int("max_length", self.min_length, 10_000)
 
 
+CARD = TaskCard(  # the words of the tfds dataset card and of the docs page; every number comes from the code
+    description="Bit strings; the target at step t is the XOR of bits 0..t.",
+    definition="Uniform random bits; the length is drawn uniformly first, then the bits. A string's split is "
+    "a hash of its bits wherever its length has at least 1,024 strings; shorter lengths are shared.",
+    fields={"bits": "the bits, 0 or 1", "parity": "per step, the XOR of the bits so far", "length": "number of bits"},
+    metric="Report **token accuracy** and **sequence accuracy** on `test`.",
+)
+
+
 @register
 class RunningParity(Task[ParityConfig]):
     """At every step, predict the parity of the bits read so far."""
@@ -39,7 +48,8 @@ class RunningParity(Task[ParityConfig]):
     config_class = ParityConfig
     version = "1.0.0"
     sequence_fields = ("bits", "parity")
-    description = "Bit strings; the target at step t is the XOR of bits 0..t."
+    card = CARD
+    length_fields = ("min_length", "max_length", None)  # config fields of the length range; no test_long
     presets = (
         Preset(
             "len8to20",
@@ -60,12 +70,12 @@ class RunningParity(Task[ParityConfig]):
 
     def length_strata(self, split: str) -> LengthStrata:
         """Uniform lengths; a length L holds 2 ** L bit strings."""
-        self._check_split(split)
-        lengths = np.arange(self.config.min_length, self.config.max_length + 1)
+        low, high = self.length_range(split)
+        lengths = np.arange(low, high + 1)
         return LengthStrata(lengths, np.full(len(lengths), 1 / len(lengths)), lengths.astype(np.float64))
 
     def _generate_block(self, draws: Draws, split: str, block: int) -> dict[str, np.ndarray]:
-        low, high = self.config.min_length, self.config.max_length
+        low, high = self.length_range(split)
         lengths = draws.integers(low, high + 1, self.block_size)  # the exact length distribution first
 
         def candidates(candidate_lengths: np.ndarray) -> dict[str, np.ndarray]:  # then bits of those lengths

@@ -1,13 +1,22 @@
 """Writes docs/tasks/<task>.md from the registry, so fields, sizes and fingerprints stay correct.
 
-Run ``python docs/tasks/generate_pages.py`` after changing a task or a preset;
-``tests/test_task_docs.py`` fails while a page is stale. Prose (definition,
-field meanings, metric) lives here; every number comes from the code.
+Run ``make docs-tasks`` (``python docs/tasks/generate_pages.py``) after changing a task or a
+preset; ``tests/test_task_docs.py`` fails while a page is stale. The prose (description,
+definition, field meanings, metric, citation) is the task's own
+:class:`~seqtasks.tasks.base.TaskCard`, declared in its file; every number comes from the
+code. Nothing here is specific to one task: a registered task gets its page with no edit here.
+
+Usage: ``python docs/tasks/generate_pages.py [--imports MODULE ...] [--out DIR] [TASK ...]``
+(default: every registered task, into this folder; ``--imports`` registers tasks defined
+outside ``seqtasks/tasks/``, as ``tfds build --imports`` does).
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,115 +25,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from seqtasks import fingerprint as fingerprints  # noqa: E402
 from seqtasks.registry import get_preset, list_presets, list_tasks  # noqa: E402
+from seqtasks.tasks.base import Task, TaskCard  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent
 
-DEFINITIONS = {
-    "reber_grammar": """\
-Strings of the Reber grammar (Reber 1967), the finite automaton used by Cleeremans, Servan-Schreiber
-& McClelland (1989) and by Hochreiter & Schmidhuber (1997, experiment 1). A plain string starts
-with `B`, walks the automaton (each branching node takes either edge with probability 1/2) and
-ends with `E`. An *embedded* string is `B b <plain string> b E` with `b` in `{T, P}`: to predict the
-second-to-last symbol a network must remember `b` across the whole inner string. `depth` nests the
-embedding (`embedded_depth2`: two remembered symbols). Strings are drawn from the grammar's own
-distribution conditioned on the length window of the split: the length is drawn first from the
-grammar's length distribution in the window, then a string of exactly that length. `test_long` holds
-strictly longer strings than any in train. A string's split is a hash of its inner plain string
-wherever its inner length has at least 1,024 distinct plain strings; shorter inner strings are few
-(2 of length 5, 534 of length 19) and carry almost all of the grammar's probability, so they are
-shared: every split samples them from the grammar, as the 1997 protocol samples its training and
-test strings independently (see "What held out means" below).
 
-Sizes follow the 1997 protocol: 256 training and 256 test strings (the paper's experiment 1);
-validation and `test_long` have 256 strings as well.""",
-    "sequence_reversal": """\
-Integer token sequences and their reversal: the target at position `t` is the input at position
-`length - 1 - t`. Tokens are uniform over `[0, vocab_size)`, lengths uniform over the split's range.
-A causal (unidirectional) model must emit early outputs before it has read the inputs they copy, so
-`needs_future_context` is true: it is at chance on those positions unless it delays its output; a
-bidirectional model sees both ends. `len5_vocab10` is the setting of seed thread 004;
-`len1to40_vocab2` uses the length split of the `reverse_string` task of Deletang et al. (2023):
-binary strings, train lengths 1..40, `test_long` lengths 41..500. Its layout is *aligned* (target at
-step t is the input at step length-1-t), not their read-then-write layout (the input, then |y| blank
-steps whose outputs are scored), and its `test_long` has 2,000 strings of uniform length rather than
-every length 41..500, so its numbers are **not comparable** with that paper's. The length is drawn
-first, then uniform tokens; a sequence's split is a hash of its content wherever its length has at
-least 1,024 distinct sequences, and shorter lengths are shared (see "What held out means" below).""",
-    "char_to_vector": """\
-A word is spelled character by character; the target is a fixed unit-norm 100-d vector (seed
-thread 002). No download is possible, so words are pseudo-words from a seeded syllable model and
-each vector mixes a *compositional* part (the normalised sum of hashed character n-gram vectors,
-as in fastText), learnable from spelling, with an *idiosyncratic* per-word part that can only be
-memorised: `v = normalise(sqrt(a) c + sqrt(1 - a) i)` with `a = compositional_weight = 0.75`. On
-held-out words the best achievable cosine similarity is therefore about `sqrt(a)` = 0.87. Splits
-are pools of distinct words (a hash of the spelling for train/validation/test; `test_long` holds
-the words longer than any in train), so test words never occur in train. Each split is one pass
-over its pool; `vectors_path` swaps in a real word2vec/GloVe file.""",
-    "random_labels": """\
-Gaussian noise sequences with random binary labels (seed thread 001): every input is i.i.d.
-N(0, 1) (or `input_offset + input_scale * N(0, 1)` for `t48_f16_unnormalised`, seed thread 003) and
-exactly 5 of every 32 consecutive examples are positive. Nothing can be learned beyond the base
-rate: a sound training setup settles at the label entropy; a loss far below it means memorisation,
-leakage or a numerical failure.""",
-}
-
-FIELD_MEANINGS = {
-    "reber_grammar": {
-        "text": "the string, e.g. `BTBTXSETE`",
-        "tokens": "symbol ids over the alphabet `BTSXPVE` (B=0 ... E=6)",
-        "next_symbols": "per position, the multi-hot set of symbols the grammar allows next",
-        "length": "number of symbols",
-    },
-    "sequence_reversal": {
-        "inputs": "token ids",
-        "targets": "`inputs` reversed",
-        "length": "number of tokens",
-    },
-    "char_to_vector": {
-        "word": "the word",
-        "chars": "character ids (indices into `task.alphabet`, `a`..`z`)",
-        "length": "number of characters",
-        "vector": "the unit-norm target vector",
-    },
-    "random_labels": {
-        "inputs": "Gaussian noise, `(time_steps, features)`",
-        "label": "0 or 1; 5 positives in every block of 32 consecutive examples",
-    },
-}
-
-METRICS = {
-    "reber_grammar": """\
-Report the **1997 criterion** on `test`: a string counts as solved when, at every position, the
-symbols the grammar allows next (`next_symbols`) are exactly the most active outputs (train with the
-`legal_set` target and sigmoid outputs, or threshold softmax outputs); report the fraction of
-test strings solved (the paper required all of them) and the number of training strings seen.
-Report the **long-range check** separately: accuracy on the second-to-last symbol (the embedded
-branch `b`, the only position that needs the long memory), on `test` and on `test_long`. Per-step
-cross-entropy is comparable only against the entropy floor `task.loss_floor(batch)`.""",
-    "sequence_reversal": """\
-Report **per-token accuracy** and **whole-sequence accuracy** (all tokens of a sequence right) on
-`test` and, for the `len1to40_*` configs, on `test_long` (lengths 41..500, never seen in training),
-with padded steps excluded (`sample_weight`). State whether the model is causal or bidirectional;
-a causal model without delay is at chance (1/vocab) on the first half of the outputs.
-
-For `reverse_string` (the protocol of Deletang et al. 2023) report the **score** of `test_long`:
-the mean over the lengths 41..500 of per-token accuracy on the writing steps (`output_mask`),
-with the per-length curve (`baselines train` writes both to `length_report.*`), and say how many
-seeds, learning rates and updates it took: the paper reports the maximum over 10 seeds x 3
-learning rates after 1,000,000 updates, on 512 strings per length (this split has 32).""",
-    "char_to_vector": """\
-Report **MSE** and **mean cosine similarity** between predicted and target vectors on held-out
-words (`test`, and `test_long` for length generalisation), next to the **mean-vector predictor**
-(always predict the mean training vector) as the baseline a model must beat. The ceiling on
-held-out words is a cosine of about `sqrt(compositional_weight)`; training words can reach cosine 1.""",
-    "random_labels": """\
-Report the **training loss against the label entropy** `H(5/32)` (`task.label_entropy()`, the
-binary cross-entropy floor, about 0.4249 nats) and **test AUC**, which must be about 0.5. A test AUC
-clearly above 0.5 signals leakage; a training loss far below the entropy signals memorisation.""",
-}
+def _card(cls: type[Task]) -> TaskCard:
+    """The task's card; a task without one has no page."""
+    if not isinstance(cls.card, TaskCard):
+        raise ValueError(f"{cls.name}: invalid card={cls.card!r}; allowed: a seqtasks.tasks.base.TaskCard "
+                         "declared in the task's file (the words of its docs page)")
+    return cls.card
 
 
-def _field_rows(task) -> list[str]:
+def _field_rows(task: Task) -> list[str]:
+    """One table row per field of the first examples of the task's first split."""
+    meanings = _card(type(task)).fields
     batch = task.generate(task.splits[0], 0, 2, seed=0)
     rows = []
     for key in sorted(batch):
@@ -137,20 +53,15 @@ def _field_rows(task) -> list[str]:
             if key in task.sequence_fields:
                 per_example[0] = "T"
             shape = "(" + ", ".join(str(d) for d in per_example) + ("," if len(per_example) == 1 else "") + ")"
-        meaning = FIELD_MEANINGS[task.name].get(key, "")
+        meaning = meanings.get(key, "")
         rows.append(f"| `{key}` | {dtype} | `{shape}` | {meaning} |")
     return rows
 
 
-def _length_text(task, split: str) -> str:
-    if hasattr(task, "length_range"):
-        low, high = task.length_range(split)
-        return f"{low}..{high}"
-    if task.name == "char_to_vector":
-        words = task.split_words(split)
-        lengths = np.char.str_len(words)
-        return f"{int(lengths.min())}..{int(lengths.max())}"
-    return "-"
+def _length_text(task: Task, split: str) -> str:
+    """The split's length range, ``low..high`` (``-``: the task declares none)."""
+    window = task.length_range(split)
+    return "-" if window is None else f"{window[0]}..{window[1]}"
 
 
 def _splits_table(task_name: str) -> list[str]:
@@ -167,8 +78,7 @@ def _splits_table(task_name: str) -> list[str]:
             if split not in task.splits:
                 sizes.append("-")
                 continue
-            size = preset.split_sizes.get(split)
-            sizes.append(f"{size if size is not None else task.natural_size(split):,}")
+            sizes.append(f"{task.published_size(split, preset):,}")
         lengths = _length_text(task, "train")
         if "test_long" in task.splits:
             lengths += " / " + _length_text(task, "test_long")
@@ -225,13 +135,14 @@ def _held_out_lines(task_name: str) -> list[str]:
     return lines
 
 
-def _contents(task, batch) -> list[tuple]:
+def _contents(task: Task, batch: dict[str, np.ndarray]) -> list[tuple]:
     """Each example's model input (cut to its length) as a tuple."""
     field = task.supervised_spec().input_field
     return [tuple(row[:n]) for row, n in zip(np.asarray(batch[field]).tolist(), batch["length"].tolist())]
 
 
-def _versions_lines(cls) -> list[str]:
+def _versions_lines(cls: type[Task]) -> list[str]:
+    """The release notes, newest first, and where earlier versions' fingerprints are."""
     lines = [f"- **{version}**: {note}" for version, note in cls.release_notes.items()]
     if len(cls.release_notes) > 1:
         lines += [
@@ -243,15 +154,19 @@ def _versions_lines(cls) -> list[str]:
 
 
 def _fingerprint_table(task_name: str) -> list[str]:
+    """The recorded fingerprints of every preset and split (a sentence while none are recorded)."""
     recorded = fingerprints.recorded()
     lines = ["| config | split | SHA-256 |", "|---|---|---|"]
     for preset_name in list_presets(task_name):
         for split, digest in sorted(recorded.get(f"{task_name}/{preset_name}", {}).items()):
             lines.append(f"| `{preset_name}` | {split} | `{digest}` |")
+    if len(lines) == 2:
+        return ["None recorded yet: `seqtasks fingerprint --write` records them in `seqtasks/fingerprints.json`."]
     return lines
 
 
-def _supervised_lines(task) -> list[str]:
+def _supervised_lines(task: Task) -> list[str]:
+    """One line per supervised view: where x and y come from."""
     lines = []
     for target in task.targets():
         spec = task.supervised_spec(target)
@@ -268,6 +183,7 @@ def render(task_name: str) -> str:
     """The Markdown page of one task."""
     cls, preset = get_preset(task_name)
     task = cls(preset.config)
+    card = _card(cls)
     default = f"{task_name}/{cls.default_preset}"
     from seqtasks.tfds_builders import supervised_keys_for  # noqa: PLC0415 - tfds only for this line
 
@@ -275,13 +191,13 @@ def render(task_name: str) -> str:
     parts = [
         f"# `{task_name}`",
         "",
-        "<!-- Generated by docs/tasks/generate_pages.py; edit that script, not this file. -->",
+        "<!-- Generated by docs/tasks/generate_pages.py from the task's card (its task file); edit the card, not this file. -->",
         "",
-        cls.description,
+        card.description,
         "",
         "## Definition",
         "",
-        DEFINITIONS[task_name],
+        card.definition,
         "",
         f"Dataset version {cls.version}; needs future context: {'yes' if cls.needs_future_context else 'no'}.",
         "",
@@ -311,7 +227,7 @@ def render(task_name: str) -> str:
         "",
         "## Metric to report",
         "",
-        METRICS[task_name],
+        card.metric,
         "",
         "## Usage",
         "",
@@ -337,19 +253,35 @@ def render(task_name: str) -> str:
         "",
         "## Citation",
         "",
-        "```bibtex",
-        cls.citation,
-        "```",
+        *(["```bibtex", card.citation, "```"] if card.citation
+          else ["The task comes from no paper: cite seqtasks (see [Citing](../citing.md))."]),
         "",
     ]
     return "\n".join(parts)
 
 
-def main() -> int:
-    """Writes every page."""
-    for task_name in list_tasks():
-        (PAGES_DIR / f"{task_name}.md").write_text(render(task_name))
-        print(f"wrote {PAGES_DIR / f'{task_name}.md'}")
+def main(argv: Sequence[str] | None = None) -> int:
+    """Writes the pages of the named tasks (default: every registered task).
+
+    Args:
+        argv: Command-line arguments (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(description="Write docs/tasks/<task>.md from the registry and the tasks' cards.")
+    parser.add_argument("tasks", nargs="*", metavar="TASK", help="registered task names (default: all)")
+    parser.add_argument("--imports", action="append", default=[], metavar="MODULE",
+                        help="import a module that registers tasks first (repeatable)")
+    parser.add_argument("--out", type=Path, default=PAGES_DIR, help="folder of the pages (default: docs/tasks)")
+    args = parser.parse_args(argv)
+    for module in args.imports:
+        importlib.import_module(module)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for task_name in args.tasks or list_tasks():
+        path = args.out / f"{task_name}.md"
+        path.write_text(render(task_name))
+        print(f"wrote {path}")
     return 0
 
 

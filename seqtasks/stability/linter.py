@@ -3,7 +3,7 @@
 ``check(model, dataset=None, task=None)`` inspects the layers, the compiled loss
 and metrics, and (when given) a few batches of data, and returns one
 :class:`Finding` per problem, each with the fix. Every rule comes from a seed
-thread that reproduced in the failure zoo (``baselines/zoo.py``); see
+thread that reproduced in the failure zoo (``baselines/zoo/``); see
 ``docs/stability.md`` for the evidence behind each one.
 """
 

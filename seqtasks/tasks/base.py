@@ -127,6 +127,30 @@ class SupervisedSpec:
         return self.target_kind in ("sparse", "multi_hot")
 
 
+@dataclasses.dataclass(frozen=True)
+class TaskCard:
+    """What a task says about itself in words: its dataset card and the prose of its docs page.
+
+    Declared in the task's own file (``card = TaskCard(...)``);
+    ``docs/tasks/generate_pages.py`` writes ``docs/tasks/<name>.md`` from it and
+    takes every number from the code. Markdown throughout.
+
+    Attributes:
+        description: One paragraph: what the task is (the tfds description and ``seqtasks list``).
+        definition: How an example is made and what the splits hold (the page's Definition).
+        fields: The meaning of each field of a batch, by field name (the page's Fields table;
+            ``seqtasks.testing.check_task`` checks that every field has one).
+        metric: What to report and how (the page's "Metric to report").
+        citation: BibTeX of the work the task comes from (the tfds citation); ``""``: none.
+    """
+
+    description: str
+    definition: str
+    fields: Mapping[str, str]
+    metric: str
+    citation: str = ""
+
+
 class Task(abc.ABC, Generic[ConfigT]):
     """A deterministic, vectorised generator of one sequence task.
 
@@ -144,10 +168,25 @@ class Task(abc.ABC, Generic[ConfigT]):
     """Fields whose second axis is time (padded; trimmed by ``length``)."""
     block_sequence_fields: ClassVar[tuple[str, ...] | None] = None
     """Time-axis fields of the arrays :meth:`_generate_block` returns (``None``: ``sequence_fields``)."""
+    raw_bytes_fields: ClassVar[tuple[str, ...]] = ()
+    """Fixed-shape numeric fields the tfds files store as one string of raw little-endian bytes per
+    example (``tfds.features.Tensor(..., encoding=BYTES)``) instead of one value per number, so that
+    :func:`seqtasks.load` decodes a whole batch with one ``tf.io.decode_raw``. Part of the file format:
+    changing it needs a new dataset version."""
     needs_future_context: ClassVar[bool] = False
     """True when a target at step t depends on inputs after t (a causal model cannot solve it)."""
+    card: ClassVar[TaskCard | None] = None
+    """The task's words: description, definition, field meanings, metric and citation (its docs page)."""
     description: ClassVar[str] = ""
+    """The card's description (copied onto the class when it declares a card; read by tfds)."""
     citation: ClassVar[str] = ""
+    """The card's citation (copied onto the class when it declares a card; read by tfds)."""
+    length_fields: ClassVar[tuple[str, str, str | None] | None] = None
+    """Config attributes that bound the examples' lengths (in the sense of :meth:`content_lengths`):
+    the shortest and the longest of train, validation and test, and the longest of ``test_long``,
+    whose lengths start above the others' longest (``None``, or a config value ``None``: no
+    ``test_long``). Read by :meth:`length_range`, :attr:`splits` and :meth:`memory_parameters`;
+    ``None``: the task's lengths follow no window (or it has none)."""
     presets: ClassVar[tuple[Preset, ...]] = ()
     default_preset: ClassVar[str] = ""
     test_preset: ClassVar[Preset | None] = None
@@ -167,6 +206,15 @@ class Task(abc.ABC, Generic[ConfigT]):
     """Temporaries per example of a block beyond its arrays (candidates' lengths, indices and hashes)."""
     fixed_temporary_bytes: ClassVar[int] = 16 * 2**20
     """Temporaries of any request (chunked draws and hashes, lookup tables)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Copies a declared card's ``description`` and ``citation`` onto the class (what tfds reads)."""
+        super().__init_subclass__(**kwargs)
+        card = cls.__dict__.get("card")
+        if isinstance(card, TaskCard):
+            for attribute in ("description", "citation"):
+                if attribute not in cls.__dict__:
+                    setattr(cls, attribute, getattr(card, attribute))
 
     def __init__(self, config: ConfigT) -> None:
         if not isinstance(config, self.config_class):
@@ -189,30 +237,64 @@ class Task(abc.ABC, Generic[ConfigT]):
 
     @property
     def splits(self) -> tuple[str, ...]:
-        """The splits this configuration defines."""
-        return ("train", "validation", "test")
+        """The splits this configuration defines: ``test_long`` too where :attr:`length_fields` bound one."""
+        base = ("train", "validation", "test")
+        return base + (("test_long",) if self._length_bounds()[2] is not None else ())
+
+    def length_range(self, split: str) -> tuple[int, int] | None:
+        """Inclusive range of the split's lengths (those of :meth:`content_lengths`), from :attr:`length_fields`.
+
+        Train, validation and test share ``shortest .. longest``; ``test_long``
+        holds ``longest + 1 ..`` its own longest.
+
+        Returns:
+            ``(low, high)``, or ``None`` when the task declares no length window.
+        """
+        self._check_split(split)
+        low, high, long_high = self._length_bounds()
+        if high is None:
+            return None
+        if split == "test_long":
+            return high + 1, int(long_high)
+        return int(low), int(high)
+
+    def _length_bounds(self) -> tuple[int | None, int | None, int | None]:
+        """The values of :attr:`length_fields` at this config (``None`` for what is not declared)."""
+        if self.length_fields is None:
+            return None, None, None
+        return tuple(None if name is None else getattr(self.config, name) for name in self.length_fields)
 
     def natural_size(self, split: str) -> int | None:
         """Size of a split whose examples come from a finite pool, else ``None``."""
         self._check_split(split)
         return None
 
-    def published_size(self, split: str) -> int:
-        """Examples of ``split`` as published: the size of the preset whose config this is (or its
-        split's natural size); for a config no preset has, the natural size.
+    def published_size(self, split: str, preset: Preset | None = None) -> int:
+        """Examples of ``split`` as published: its size in ``preset`` (by default the preset whose
+        config this is), or the split's natural size where the preset says ``None`` or no preset
+        has this config.
+
+        The one place split sizes are resolved: the tfds builders, ``seqtasks export``, the task
+        pages and the baselines' trainer read them here.
+
+        Args:
+            split: One of :attr:`splits`.
+            preset: The preset whose sizes count, also when this config differs from its config
+                (e.g. a run that overrides config fields); ``None``: the preset of this config.
 
         Raises:
-            ValueError: For an unpublished config of a task whose splits have no natural size.
+            ValueError: For a split that neither the preset nor a finite pool gives a size.
         """
         self._check_split(split)
-        for preset in self.presets:
-            if preset.config == self.config:
-                size = preset.split_sizes.get(split)
-                if size is not None:
-                    return int(size)
+        presets = [preset] if preset is not None else [known for known in self.presets if known.config == self.config]
+        for candidate in presets:
+            size = candidate.split_sizes.get(split)
+            if size is not None:
+                return int(size)
         size = self.natural_size(split)
         if size is None:
-            raise ValueError(f"{self.name}: invalid split={split!r} for an unpublished config; allowed: a split "
+            where = f"preset {preset.name!r}" if preset is not None else "an unpublished config"
+            raise ValueError(f"{self.name}: invalid split={split!r} for {where}; allowed: a split "
                              "of a preset's config, or of a task with finite splits")
         return int(size)
 
@@ -403,9 +485,14 @@ class Task(abc.ABC, Generic[ConfigT]):
         return int(held + block + self.fixed_temporary_bytes)
 
     def memory_parameters(self, split: str) -> tuple[str, ...]:
-        """Config fields that set the memory per example of ``split`` (named when a request is refused)."""
-        names = ("long_max_length",) if split == "test_long" else ("max_length",)
-        return tuple(name for name in names if hasattr(self.config, name))
+        """Config fields that set the memory per example of ``split`` (named when a request is refused).
+
+        Default: the longest length of :attr:`length_fields` (of ``test_long`` for that split); none without.
+        """
+        if self.length_fields is None:
+            return ()
+        name = self.length_fields[2] if split == "test_long" else self.length_fields[1]
+        return () if name is None else (name,)
 
     def max_examples(self, split: str) -> int:
         """The most examples of ``split`` one request may ask for within the memory budget."""

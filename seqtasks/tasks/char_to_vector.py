@@ -42,7 +42,7 @@ from seqtasks.draws import (
     uniforms_to_normal,
 )
 from seqtasks.registry import register
-from seqtasks.tasks.base import SupervisedSpec, Batch, Preset, Task
+from seqtasks.tasks.base import SupervisedSpec, Batch, Preset, Task, TaskCard
 
 LOWERCASE = "abcdefghijklmnopqrstuvwxyz"
 _ONSETS = ("", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
@@ -633,6 +633,43 @@ def seen_ngram_predictions(words: np.ndarray, training_words: np.ndarray, config
     return out
 
 
+CARD = TaskCard(
+    description=(
+        "Words spelled character by character, each paired with a fixed unit-norm dense vector that mixes "
+        "a part predictable from character n-grams with a per-word part that can only be memorised. "
+        "Held-out words never occur in train."
+    ),
+    definition="""\
+A word is spelled character by character; the target is a fixed unit-norm 100-d vector (seed
+thread 002). No download is possible, so words are pseudo-words from a seeded syllable model and
+each vector mixes a *compositional* part (the normalised sum of hashed character n-gram vectors,
+as in fastText), learnable from spelling, with an *idiosyncratic* per-word part that can only be
+memorised: `v = normalise(sqrt(a) c + sqrt(1 - a) i)` with `a = compositional_weight = 0.75`. On
+held-out words the best achievable cosine similarity is therefore about `sqrt(a)` = 0.87. Splits
+are pools of distinct words (a hash of the spelling for train/validation/test; `test_long` holds
+the words longer than any in train), so test words never occur in train. Each split is one pass
+over its pool; `vectors_path` swaps in a real word2vec/GloVe file.""",
+    fields={
+        "word": "the word",
+        "chars": "character ids (indices into `task.alphabet`, `a`..`z`)",
+        "length": "number of characters",
+        "vector": "the unit-norm target vector",
+    },
+    metric="""\
+Report **MSE** and **mean cosine similarity** between predicted and target vectors on held-out
+words (`test`, and `test_long` for length generalisation), next to the **mean-vector predictor**
+(always predict the mean training vector) as the baseline a model must beat. The ceiling on
+held-out words is a cosine of about `sqrt(compositional_weight)`; training words can reach cosine 1.""",
+    citation="""@article{bojanowski2017enriching,
+  title={Enriching Word Vectors with Subword Information},
+  author={Bojanowski, Piotr and Grave, Edouard and Joulin, Armand and Mikolov, Tomas},
+  journal={Transactions of the Association for Computational Linguistics},
+  volume={5}, pages={135--146}, year={2017}
+}""",
+)
+"""The words of the task: its tfds description and citation and the prose of docs/tasks/char_to_vector.md."""
+
+
 @register
 class CharToVector(Task[CharToVectorConfig]):
     """Regress a word's dense vector from its spelling."""
@@ -641,17 +678,8 @@ class CharToVector(Task[CharToVectorConfig]):
     config_class = CharToVectorConfig
     version = "1.0.0"
     sequence_fields = ("chars",)
-    description = (
-        "Words spelled character by character, each paired with a fixed unit-norm dense vector that mixes "
-        "a part predictable from character n-grams with a per-word part that can only be memorised. "
-        "Held-out words never occur in train."
-    )
-    citation = """@article{bojanowski2017enriching,
-  title={Enriching Word Vectors with Subword Information},
-  author={Bojanowski, Piotr and Grave, Edouard and Joulin, Armand and Mikolov, Tomas},
-  journal={Transactions of the Association for Computational Linguistics},
-  volume={5}, pages={135--146}, year={2017}
-}"""
+    card = CARD
+    length_fields = ("min_word_length", "max_word_length", "long_max_word_length")
     presets = (
         Preset(
             "synthetic_d100",
@@ -668,11 +696,6 @@ class CharToVector(Task[CharToVectorConfig]):
         "Tiny char_to_vector config for tests (each split one pass over its words).",
     )
     content_field = "chars"
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        base = ("train", "validation", "test")
-        return base + (("test_long",) if self.config.long_max_word_length is not None else ())
 
     @functools.cached_property
     def _pool(self) -> tuple[np.ndarray, np.ndarray | None, str]:

@@ -37,6 +37,7 @@ from seqtasks.tasks.base import (
     Preset,
     SupervisedSpec,
     Task,
+    TaskCard,
     fill_stratified,
 )
 
@@ -225,6 +226,7 @@ class ReberConfig(TaskConfig):
 
     @property
     def effective_min_length(self) -> int:
+        """Shortest string of train, validation and test: ``min_length``, raised to :attr:`shortest`."""
         return self.shortest if self.min_length is None else max(self.min_length, self.shortest)
 
     def validate(self) -> None:
@@ -248,6 +250,59 @@ class ReberConfig(TaskConfig):
             )
 
 
+CARD = TaskCard(
+    description=(
+        "Strings of the Reber grammar (plain or embedded). Per position, the multi-hot set of "
+        "symbols the grammar allows next is the prediction target; the embedded variant requires "
+        "remembering the second symbol until the second-to-last position."
+    ),
+    definition="""\
+Strings of the Reber grammar (Reber 1967), the finite automaton used by Cleeremans, Servan-Schreiber
+& McClelland (1989) and by Hochreiter & Schmidhuber (1997, experiment 1). A plain string starts
+with `B`, walks the automaton (each branching node takes either edge with probability 1/2) and
+ends with `E`. An *embedded* string is `B b <plain string> b E` with `b` in `{T, P}`: to predict the
+second-to-last symbol a network must remember `b` across the whole inner string. `depth` nests the
+embedding (`embedded_depth2`: two remembered symbols). Strings are drawn from the grammar's own
+distribution conditioned on the length window of the split: the length is drawn first from the
+grammar's length distribution in the window, then a string of exactly that length. `test_long` holds
+strictly longer strings than any in train. A string's split is a hash of its inner plain string
+wherever its inner length has at least 1,024 distinct plain strings; shorter inner strings are few
+(2 of length 5, 534 of length 19) and carry almost all of the grammar's probability, so they are
+shared: every split samples them from the grammar, as the 1997 protocol samples its training and
+test strings independently (see "What held out means" below).
+
+Sizes follow the 1997 protocol: 256 training and 256 test strings (the paper's experiment 1);
+validation and `test_long` have 256 strings as well.""",
+    fields={
+        "text": "the string, e.g. `BTBTXSETE`",
+        "tokens": "symbol ids over the alphabet `BTSXPVE` (B=0 ... E=6)",
+        "next_symbols": "per position, the multi-hot set of symbols the grammar allows next",
+        "length": "number of symbols",
+    },
+    metric="""\
+Report the **1997 criterion** on `test`: a string counts as solved when, at every position, the
+symbols the grammar allows next (`next_symbols`) are exactly the most active outputs (train with the
+`legal_set` target and sigmoid outputs, or threshold softmax outputs); report the fraction of
+test strings solved (the paper required all of them) and the number of training strings seen.
+Report the **long-range check** separately: accuracy on the second-to-last symbol (the embedded
+branch `b`, the only position that needs the long memory), on `test` and on `test_long`. Per-step
+cross-entropy is comparable only against the entropy floor `task.loss_floor(batch)`.""",
+    citation="""@article{hochreiter1997lstm,
+  title={Long Short-Term Memory},
+  author={Hochreiter, Sepp and Schmidhuber, J{\\"u}rgen},
+  journal={Neural Computation},
+  volume={9}, number={8}, pages={1735--1780}, year={1997}
+}
+@article{cleeremans1989finite,
+  title={Finite State Automata and Simple Recurrent Networks},
+  author={Cleeremans, Axel and Servan-Schreiber, David and McClelland, James L.},
+  journal={Neural Computation},
+  volume={1}, number={3}, pages={372--381}, year={1989}
+}""",
+)
+"""The words of the task: its tfds description and citation and the prose of docs/tasks/reber_grammar.md."""
+
+
 @register
 class ReberGrammar(Task[ReberConfig]):
     """Next-symbol prediction on (embedded) Reber grammar strings."""
@@ -269,23 +324,8 @@ class ReberGrammar(Task[ReberConfig]):
     block_sequence_fields = ("symbols",)
     block_temporary_factor = 128.0  # the walk draws 8 bytes per symbol of ~13 candidates per held-out row
     alphabet = ALPHABET
-    description = (
-        "Strings of the Reber grammar (plain or embedded). Per position, the multi-hot set of "
-        "symbols the grammar allows next is the prediction target; the embedded variant requires "
-        "remembering the second symbol until the second-to-last position."
-    )
-    citation = """@article{hochreiter1997lstm,
-  title={Long Short-Term Memory},
-  author={Hochreiter, Sepp and Schmidhuber, J{\\"u}rgen},
-  journal={Neural Computation},
-  volume={9}, number={8}, pages={1735--1780}, year={1997}
-}
-@article{cleeremans1989finite,
-  title={Finite State Automata and Simple Recurrent Networks},
-  author={Cleeremans, Axel and Servan-Schreiber, David and McClelland, James L.},
-  journal={Neural Computation},
-  volume={1}, number={3}, pages={372--381}, year={1989}
-}"""
+    card = CARD
+    length_fields = ("effective_min_length", "max_length", "long_max_length")
     presets = (
         Preset(
             "embedded",
@@ -314,18 +354,6 @@ class ReberGrammar(Task[ReberConfig]):
         "Tiny embedded Reber config for tests.",
     )
     content_field = "tokens"
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        base = ("train", "validation", "test")
-        return base + (("test_long",) if self.config.long_max_length is not None else ())
-
-    def length_range(self, split: str) -> tuple[int, int]:
-        """Inclusive range of whole-string lengths in a split."""
-        self._check_split(split)
-        if split == "test_long":
-            return self.config.max_length + 1, int(self.config.long_max_length)
-        return self.config.effective_min_length, self.config.max_length
 
     def targets(self) -> tuple[str, ...]:
         """``next_symbol``: the actual next symbol (softmax + cross-entropy, as in seed 000);

@@ -19,7 +19,7 @@ from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
 from seqtasks.draws import Draws, hash_zero_padded
 from seqtasks.registry import register
-from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, fill_stratified
+from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, TaskCard, fill_stratified
 
 MAX_SUPPORTED_LENGTH = 10_000
 LAYOUTS = ("aligned", "read_then_write")
@@ -67,6 +67,53 @@ class ReversalConfig(TaskConfig):
         self.check_choice("test_long_lengths", ("uniform", "each"))
 
 
+CARD = TaskCard(
+    description=(
+        "Token sequences and their reversal. The target at position t is the input at position "
+        "length - 1 - t, so a causal model cannot know early targets when it must emit them."
+    ),
+    definition="""\
+Integer token sequences and their reversal: the target at position `t` is the input at position
+`length - 1 - t`. Tokens are uniform over `[0, vocab_size)`, lengths uniform over the split's range.
+A causal (unidirectional) model must emit early outputs before it has read the inputs they copy, so
+`needs_future_context` is true: it is at chance on those positions unless it delays its output; a
+bidirectional model sees both ends. `len5_vocab10` is the setting of seed thread 004;
+`len1to40_vocab2` uses the length split of the `reverse_string` task of Deletang et al. (2023):
+binary strings, train lengths 1..40, `test_long` lengths 41..500. Its layout is *aligned* (target at
+step t is the input at step length-1-t), not their read-then-write layout (the input, then |y| blank
+steps whose outputs are scored), and its `test_long` has 2,000 strings of uniform length rather than
+every length 41..500, so its numbers are **not comparable** with that paper's. The length is drawn
+first, then uniform tokens; a sequence's split is a hash of its content wherever its length has at
+least 1,024 distinct sequences, and shorter lengths are shared (see "What held out means" below).""",
+    fields={
+        "inputs": "token ids",
+        "targets": "`inputs` reversed",
+        "length": "number of tokens",
+        "output_mask": "1 on the writing steps, the only scored ones (read-then-write layout)",
+    },
+    metric="""\
+Report **per-token accuracy** and **whole-sequence accuracy** (all tokens of a sequence right) on
+`test` and, for the `len1to40_*` configs, on `test_long` (lengths 41..500, never seen in training),
+with padded steps excluded (`sample_weight`). State whether the model is causal or bidirectional;
+a causal model without delay is at chance (1/vocab) on the first half of the outputs.
+
+For `reverse_string` (the protocol of Deletang et al. 2023) report the **score** of `test_long`:
+the mean over the lengths 41..500 of per-token accuracy on the writing steps (`output_mask`),
+with the per-length curve (`baselines train` writes both to `length_report.*`), and say how many
+seeds, learning rates and updates it took: the paper reports the maximum over 10 seeds x 3
+learning rates after 1,000,000 updates, on 512 strings per length (this split has 32).""",
+    citation="""@inproceedings{deletang2023chomsky,
+  title={Neural Networks and the Chomsky Hierarchy},
+  author={Del{\\'e}tang, Gr{\\'e}goire and Ruoss, Anian and Grau-Moya, Jordi and Genewein, Tim and
+          Wenliang, Li Kevin and Catt, Elliot and Cundy, Chris and Hutter, Marcus and Legg, Shane and
+          Veness, Joel and Ortega, Pedro A.},
+  booktitle={International Conference on Learning Representations},
+  year={2023}
+}""",
+)
+"""The words of the task: its tfds description and citation and the prose of docs/tasks/sequence_reversal.md."""
+
+
 @register
 class SequenceReversal(Task[ReversalConfig]):
     """Reverse a sequence of integer tokens."""
@@ -88,18 +135,8 @@ class SequenceReversal(Task[ReversalConfig]):
     needs_future_context = True
     block_size = 16384  # short sequences: large blocks amortise the per-block overhead
     block_sequence_fields = ("inputs",)
-    description = (
-        "Token sequences and their reversal. The target at position t is the input at position "
-        "length - 1 - t, so a causal model cannot know early targets when it must emit them."
-    )
-    citation = """@inproceedings{deletang2023chomsky,
-  title={Neural Networks and the Chomsky Hierarchy},
-  author={Del{\\'e}tang, Gr{\\'e}goire and Ruoss, Anian and Grau-Moya, Jordi and Genewein, Tim and
-          Wenliang, Li Kevin and Catt, Elliot and Cundy, Chris and Hutter, Marcus and Legg, Shane and
-          Veness, Joel and Ortega, Pedro A.},
-  booktitle={International Conference on Learning Representations},
-  year={2023}
-}"""
+    card = CARD
+    length_fields = ("min_length", "max_length", "long_max_length")
     presets = (
         Preset(
             "len5_vocab10",
@@ -151,18 +188,6 @@ class SequenceReversal(Task[ReversalConfig]):
         self.needs_future_context = config.layout == "aligned"
         if config.layout == "read_then_write":
             self.sequence_fields = ("inputs", "targets", "output_mask")
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        base = ("train", "validation", "test")
-        return base + (("test_long",) if self.config.long_max_length is not None else ())
-
-    def length_range(self, split: str) -> tuple[int, int]:
-        """Inclusive range of sequence lengths in a split."""
-        self._check_split(split)
-        if split == "test_long":
-            return self.config.max_length + 1, int(self.config.long_max_length)
-        return self.config.min_length, self.config.max_length
 
     def supervised_spec(self, target: str | None = None) -> SupervisedSpec:
         self._check_target(target)

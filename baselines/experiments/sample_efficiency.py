@@ -14,9 +14,9 @@ the rows of the paper's Table 1 that the issue quotes.
 
 Usage::
 
-    python benchmarks/bench_sample_efficiency.py                  # 10 seeds, the recipe's 40 epochs
-    python benchmarks/bench_sample_efficiency.py --seeds 3 --epochs 20
-    python benchmarks/bench_sample_efficiency.py --model gru --json out.json
+    python -m baselines.experiments.sample_efficiency                  # 10 seeds, the recipe's epochs
+    python -m baselines.experiments.sample_efficiency --seeds 3 --epochs 20
+    python -m baselines.experiments.sample_efficiency --model gru --json out.json
 """
 
 from __future__ import annotations
@@ -24,15 +24,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
+import statistics
 import sys
 import tempfile
 from typing import Any
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # run from a checkout without installing
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from baselines.experiments import machine_description, write_json
+from baselines.quiet import import_tensorflow
+from baselines.recipes import MODEL_KINDS
 
-import _common  # noqa: E402
+COMMAND = "python -m baselines.experiments.sample_efficiency"
+"""How the experiment is run (its ``--help`` and the command its ``--json`` records)."""
 
 TASK = "reber_grammar/embedded"
 
@@ -68,7 +71,7 @@ def summarise(sequences_to_solve: list[int | None], budget: int) -> dict[str, An
         "successes": len(solved),
         "success_rate": len(solved) / len(sequences_to_solve),
         "median": median,
-        "median_of_successes": _common.median([float(v) for v in solved]) if solved else None,
+        "median_of_successes": float(statistics.median([float(v) for v in solved])) if solved else None,
         "budget": budget,
     }
 
@@ -169,8 +172,8 @@ def print_report(summary: dict[str, Any], model: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="lstm", choices=("lstm", "gru", "bilstm", "bigru"))
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="lstm", choices=MODEL_KINDS)
     parser.add_argument("--seeds", type=int, default=10, help="number of seeds, 0..N-1 (default 10)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the recipe's)")
     parser.add_argument("--keep-training", action="store_true", help="train all epochs even once solved")
@@ -193,7 +196,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Returns:
         Per-seed runs, the summary and the machine description.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    import_tensorflow()
     with tempfile.TemporaryDirectory(prefix="seqtasks_sample_efficiency_") as scratch:
         runs = run_seeds(args.model, list(range(args.seeds)), args.epochs, args.out or scratch, args.keep_training)
     from baselines.models import recipe_name
@@ -202,11 +207,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     recipe = get_recipe(recipe_name("reber_grammar", args.model))
     budget = (args.epochs or recipe.epochs) * max(run["train_size"] for run in runs)
     summary = summarise([run["sequences_to_solve_test"] for run in runs], budget)
-    machine = _common.machine_description()
+    machine = machine_description()
     print_report(summary, args.model)
     payload = {
         "benchmark": "sample_efficiency",
-        "command": " ".join(["python", *sys.argv]),
+        "command": shlex.join([*COMMAND.split(), *argv]),
         "task": TASK,
         "model": args.model,
         "runs": runs,
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "paper_rows": PAPER_ROWS,
         "machine": machine,
     }
-    _common.write_json(args.json, payload)
+    write_json(args.json, payload)
     return payload
 
 

@@ -300,7 +300,6 @@ EVIDENCE: tuple[Evidence, ...] = (
 )
 """Every zoo run set ``docs/stability.md`` quotes; ``python -m baselines zoo --all`` reruns them all."""
 
-_COMMON = {"zoo": True}
 _PADDED = {"fresh_data": True, "fixed_width": True}  # the posts padded every sequence to one length
 
 for _recipe in (
@@ -314,7 +313,9 @@ for _recipe in (
         epochs=250,
         target="next_symbol",
         **_PADDED,
-        extra={**_COMMON, "one_hot_targets": True, "naive": True},
+        zoo=True,
+        one_hot_targets=True,
+        naive=True,
     ),
     Recipe(
         "reber_softmax_lstm_fixed",
@@ -325,7 +326,9 @@ for _recipe in (
         epochs=250,
         target="next_symbol",
         **_PADDED,
-        extra={**_COMMON, "one_hot_targets": True, "naive": False},
+        zoo=True,
+        one_hot_targets=True,
+        naive=False,
     ),
     Recipe(
         "noise_relu_lstm",
@@ -336,7 +339,8 @@ for _recipe in (
         batch_size=32,
         epochs=1,
         fresh_data=True,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "noise_relu_lstm_no_recurrent_dropout",
@@ -346,7 +350,8 @@ for _recipe in (
         batch_size=32,
         epochs=1,
         fresh_data=True,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "noise_relu_lstm_fixed",
@@ -356,7 +361,8 @@ for _recipe in (
         batch_size=32,
         epochs=1,
         fresh_data=True,
-        extra={**_COMMON, "naive": False},
+        zoo=True,
+        naive=False,
     ),
     Recipe(
         "word_vector_wide_mse",
@@ -367,7 +373,8 @@ for _recipe in (
         batch_size=32,
         epochs=50,
         **_PADDED,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "word_vector_wide_mse_fixed",
@@ -377,7 +384,8 @@ for _recipe in (
         batch_size=32,
         epochs=50,
         **_PADDED,
-        extra={**_COMMON, "naive": False},
+        zoo=True,
+        naive=False,
     ),
     Recipe(
         "unnormalised_sigmoid_cce",
@@ -388,7 +396,8 @@ for _recipe in (
         batch_size=32,
         epochs=10,
         fresh_data=True,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "unnormalised_sigmoid_bce",
@@ -398,7 +407,8 @@ for _recipe in (
         batch_size=32,
         epochs=10,
         fresh_data=True,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "unnormalised_sigmoid_cce_fixed",
@@ -408,7 +418,8 @@ for _recipe in (
         batch_size=32,
         epochs=10,
         fresh_data=True,
-        extra={**_COMMON, "naive": False},
+        zoo=True,
+        naive=False,
     ),
     Recipe(
         "reversal_stateful_lstm",
@@ -419,7 +430,8 @@ for _recipe in (
         epochs=50,
         stateful=True,
         **_PADDED,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "reversal_stateless_lstm",
@@ -429,7 +441,8 @@ for _recipe in (
         batch_size=REVERSAL_BATCH,
         epochs=50,
         **_PADDED,
-        extra={**_COMMON, "naive": True},
+        zoo=True,
+        naive=True,
     ),
     Recipe(
         "reversal_stateful_lstm_fixed",
@@ -440,7 +453,8 @@ for _recipe in (
         epochs=50,
         bidirectional=True,
         **_PADDED,
-        extra={**_COMMON, "naive": False},
+        zoo=True,
+        naive=False,
     ),
 ):
     register_recipe(_recipe)

@@ -15,9 +15,9 @@ table is printed.
 
 Usage::
 
-    python benchmarks/bench_difficulty.py --quick              # the recipes' quick sizes, 1 seed
-    python benchmarks/bench_difficulty.py --seeds 3 --json out.json
-    python benchmarks/bench_difficulty.py --tasks reber_grammar --models lstm gru
+    python -m baselines.experiments.difficulty --quick              # the recipes' quick sizes, 1 seed
+    python -m baselines.experiments.difficulty --seeds 3 --json out.json
+    python -m baselines.experiments.difficulty --tasks reber_grammar --models lstm gru
 """
 
 from __future__ import annotations
@@ -25,17 +25,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # run from a checkout without installing
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from baselines.experiments import machine_description, write_json
+from baselines.quiet import import_tensorflow
+from baselines.recipes import MODEL_KINDS
 
-import _common  # noqa: E402
+COMMAND = "python -m baselines.experiments.difficulty"
+"""How the experiment is run (its ``--help`` and the command its ``--json`` records)."""
+
+FIGURES = Path(__file__).resolve().parents[2] / "docs" / "figures"
+"""The default folder of the plots: the checkout's ``docs/figures``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,14 +159,15 @@ def plot_curve(curve: Curve, points: list[dict[str, Any]], path: str, seeds: int
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the recipes' quick sizes and epochs")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per point, 0..N-1 (default 1)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the recipe's)")
     parser.add_argument("--tasks", nargs="*", default=None, help="only these task names")
-    parser.add_argument("--models", nargs="*", default=None, help="models to train (default: per task)")
-    parser.add_argument("--plots", default=os.path.join(os.path.dirname(_HERE), "docs", "figures"),
-                        help="directory of the PNGs (default docs/figures)")
+    parser.add_argument(
+        "--models", nargs="*", default=None, choices=MODEL_KINDS, help="models to train (default: per task)"
+    )
+    parser.add_argument("--plots", default=str(FIGURES), help="directory of the PNGs (default docs/figures)")
     parser.add_argument("--json", metavar="OUT", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.seeds < 1:
@@ -181,7 +188,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Returns:
         The points of every curve and the machine description.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    import_tensorflow()
     os.makedirs(args.plots, exist_ok=True)
     curves = [c for c in CURVES if not args.tasks or c.task.partition("/")[0] in args.tasks]
     all_points = []
@@ -192,9 +201,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             plot_curve(curve, points, path, args.seeds)
             print(f"wrote {path}", flush=True)
             all_points.extend(points)
-    payload = {"benchmark": "difficulty", "command": " ".join(["python", *sys.argv]), "quick": args.quick,
-               "points": all_points, "machine": _common.machine_description()}
-    _common.write_json(args.json, payload)
+    command = shlex.join([*COMMAND.split(), *argv])
+    payload = {"benchmark": "difficulty", "command": command, "quick": args.quick, "points": all_points,
+               "machine": machine_description()}
+    write_json(args.json, payload)
     return payload
 
 
