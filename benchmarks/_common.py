@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -13,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from seqtasks.environment import write_json  # noqa: F401  (the one JSON writer of benchmarks and experiments)
 
 
 def machine_description() -> dict[str, Any]:
@@ -51,15 +52,3 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def write_json(path: str | None, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` as indented JSON when ``path`` is given."""
-    if path:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, default=_to_builtin)
-            handle.write("\n")
-
-
-def _to_builtin(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -78,3 +79,17 @@ def machine_description(accelerators: bool = False) -> dict[str, Any]:
 
         info["accelerators"] = [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
     return info
+
+
+def write_json(path: str | None, payload: dict[str, Any]) -> None:
+    """Writes ``payload`` as sorted, indented JSON (numpy scalars as Python numbers) when ``path`` is given."""
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True, default=_to_builtin)
+            handle.write("\n")
+
+
+def _to_builtin(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

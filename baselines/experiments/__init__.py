@@ -11,11 +11,12 @@ They train through :func:`baselines.trainer.train` and write their results as th
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import numpy as np
+
+from seqtasks.environment import write_json  # noqa: F401  (the one JSON writer of benchmarks and experiments)
 
 
 def machine_description() -> dict[str, Any]:
@@ -37,15 +38,3 @@ def machine_description() -> dict[str, Any]:
     return info
 
 
-def write_json(path: str | None, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` as sorted, indented JSON (numpy scalars as Python numbers) when ``path`` is given."""
-    if path:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, default=_to_builtin)
-            handle.write("\n")
-
-
-def _to_builtin(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
