@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from seqtasks.environment import write_json  # noqa: F401  (the one JSON writer of benchmarks and experiments)
-
-
-def machine_description() -> dict[str, Any]:
-    """What the numbers were measured on: CPU model, core count, load, library versions.
-
-    Returns:
-        A JSON-serialisable dict (:mod:`seqtasks.environment`).
-    """
-    from seqtasks.environment import machine_description as describe, software_versions
-
-    info = describe()
-    versions = software_versions()
-    info["python"], info["numpy"] = versions["python"], versions["numpy"]
-    for module_name in ("tensorflow", "tensorflow_datasets", "keras"):
-        if module_name in sys.modules:
-            info[module_name] = versions[module_name]
-    return info
+from seqtasks.environment import measurement_machine as machine_description  # noqa: F401
+from seqtasks.environment import write_json  # noqa: F401  (one JSON writer and machine record for benchmarks and experiments)
 
 
 def time_call(function: Callable[[], Any]) -> tuple[float, Any]:

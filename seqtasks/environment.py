@@ -93,3 +93,15 @@ def _to_builtin(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def measurement_machine() -> dict[str, Any]:
+    """What benchmark and experiment numbers were measured on: :func:`machine_description` with the
+    Python and numpy versions, and those of TensorFlow, TensorFlow Datasets and Keras where imported."""
+    info = machine_description()
+    versions = software_versions()
+    info["python"], info["numpy"] = versions["python"], versions["numpy"]
+    for module_name in ("tensorflow", "tensorflow_datasets", "keras"):
+        if module_name in sys.modules:
+            info[module_name] = versions[module_name]
+    return info

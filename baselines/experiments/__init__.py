@@ -11,30 +11,5 @@ They train through :func:`baselines.trainer.train` and write their results as th
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
-import numpy as np
-
-from seqtasks.environment import write_json  # noqa: F401  (the one JSON writer of benchmarks and experiments)
-
-
-def machine_description() -> dict[str, Any]:
-    """What the numbers were measured on: CPU model, core count, load and library versions.
-
-    Returns:
-        :func:`seqtasks.environment.machine_description` with the Python and numpy versions, and
-        those of TensorFlow, TensorFlow Datasets and Keras where they were imported.
-    """
-    from seqtasks.environment import machine_description as describe
-    from seqtasks.environment import software_versions
-
-    info = describe()
-    versions = software_versions()
-    info["python"], info["numpy"] = versions["python"], versions["numpy"]
-    for module_name in ("tensorflow", "tensorflow_datasets", "keras"):
-        if module_name in sys.modules:
-            info[module_name] = versions[module_name]
-    return info
-
-
+from seqtasks.environment import measurement_machine as machine_description  # noqa: F401
+from seqtasks.environment import write_json  # noqa: F401  (one JSON writer and machine record for benchmarks and experiments)
