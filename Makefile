@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_input_pipeline.py --quick
 
 reproduce: $(STAMP)
-	$(BIN)/python -m baselines reproduce
+	$(BIN)/python -m baselines reproduce --jobs 2
 
 # Reruns every failure-zoo run quoted in docs/stability.md on the current dataset version (hours on 2 CPU cores).
 zoo-evidence: $(STAMP)

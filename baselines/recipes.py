@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from seqtasks.config import check_integer, short_repr
+from seqtasks.config import check_integer, is_number, short_repr
 from seqtasks.encoding import INPUT_ENCODINGS
 
 _RECIPES: dict[str, "Recipe"] = {}
@@ -164,7 +164,7 @@ class Recipe:
             ("model", self.model is None or self.model in MODEL_KINDS, "one of " + ", ".join(MODEL_KINDS) + " or None"),
             (
                 "learning_rate",
-                rate is None or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0),
+                rate is None or (is_number(rate) and rate > 0),
                 "a number > 0, or None",
             ),
             ("quick", self.quick is None or isinstance(self.quick, QuickSettings), "QuickSettings, or None"),

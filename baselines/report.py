@@ -290,6 +290,7 @@ class GridDescription:
         train_options: Overrides of every recipe (``epochs``, ``train_size``, ``eval_size``).
         excluded: ``{(task, model): reason}`` for models left out of a table.
         recipes: ``{task: one-sentence description of its recipe}`` (says where a budget is cut).
+        archive: Where each run's ``metrics.json`` is committed, relative to the page (``None``: nowhere).
     """
 
     command: str
@@ -301,6 +302,7 @@ class GridDescription:
     train_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     excluded: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
     recipes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    archive: str | None = None
 
 
 def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_dir: Path | None = None) -> None:
@@ -351,8 +353,12 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         "(the table is incomplete there).",
         "- rows in italics are reference predictors fit on the published train split, not neural baselines; "
         "an oracle marked *(bound)* uses knowledge no model has.",
-        f"- every run's record is in `{output.with_suffix('.json').name}` (schema `results.schema.json`); its "
-        "`metrics.json`, `history.csv`, `curves.png` and `model.keras` are under the runs directory.",
+        f"- every run's record is in `{output.with_suffix('.json').name}` (schema `results.schema.json`); "
+        + (f"its whole `metrics.json` is committed under `{grid.archive}` (from which `reproduce` rewrites this "
+           "page on a fresh checkout, training only runs that no longer match their recipe or dataset version); "
+           "its `history.csv`, `curves.png` and `model.keras` are under the runs directory."
+           if grid.archive else
+           "its `metrics.json`, `history.csv`, `curves.png` and `model.keras` are under the runs directory."),
         "",
     ]
     latex = ["% Produced by: " + grid.command,
@@ -399,6 +405,8 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
             if runs:
                 seeds = str(len(runs)) + (f" of {grid.seeds[task]}" if len(runs) < grid.seeds[task] else "")
                 rows.append([model, seeds, *[aggregate([c.read(run) for run in runs], c) for c in columns]])
+            elif not grid.quick:  # planned but not finished: say so rather than drop the model
+                rows.append([model, f"0 of {grid.seeds[task]}", *["–"] * len(columns)])
         for predictor in predictors:
             label = f"*{predictor['name']}*" + (" *(bound)*" if predictor.get("bound") else "")
             rows.append([label, "–", *[_reference_cell(predictor, column) for column in columns]])

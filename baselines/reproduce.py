@@ -19,7 +19,11 @@ trained nor shown; the table says why.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +33,7 @@ from baselines.models import MODEL_KINDS, config_recipe_tasks, protocol_exclusio
 from baselines.recipes import get_recipe
 from baselines.report import GridDescription, columns_of, task_of_run  # noqa: F401  (re-exported)
 from baselines.report import write_reports as write_pages
+from seqtasks.config import is_integer
 from seqtasks.registry import list_tasks, make
 
 
@@ -101,6 +106,8 @@ def run_grid(
     train_options: Mapping[str, Any] | None = None,
     vary_data: bool = False,
     train_missing: bool = True,
+    archive_dir: Path | None = None,
+    jobs: int = 1,
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Trains (or reuses) every run of the grid and returns their ``metrics.json`` contents.
 
@@ -119,19 +126,29 @@ def run_grid(
             the published ``train`` split. Scoring is on the published splits either way.
         train_missing: Train the runs that have not finished (``False``: collect the
             finished ones only, e.g. to write the pages while a grid still runs).
+        archive_dir: The committed ``metrics.json`` of the published grid (:data:`ARCHIVE_DIR`):
+            a run missing from ``runs_dir`` is taken from there when it still stands for its
+            recipe (:func:`stale_reason`), and every run of the grid is written there, so a fresh
+            checkout rewrites the pages, and trains only what changed, without the runs directory.
+        jobs: Runs trained at once. ``1``: one after the other in this process; more: each run is
+            its ``python -m baselines train`` command in a process of its own (its output in the
+            run's ``train.log``), the same recipe and seeds, so the same record; the small
+            recurrent models of the grid use about one core each.
 
     Returns:
         ``{(task, model): [metrics of seed 0, seed 1, ...]}``; models that are no valid
         baseline on a task (:func:`excluded_models`) are not trained and not in it.
+
+    Raises:
+        ValueError: For ``jobs`` < 1, or ``jobs`` > 1 with ``task_overrides`` (no command-line flag).
+        RuntimeError: When a run's process fails (with the end of its log).
     """
     train_options = dict(train_options or {})
-    flags = "".join(
-        f" --{key.replace('_', '-')} {value}" for key, value in train_options.items() if key != "task_overrides"
-    )
-    import keras
+    if not is_integer(jobs) or jobs < 1:
+        raise ValueError(f"invalid jobs={jobs!r}; allowed: an integer >= 1")
+    if jobs > 1 and "task_overrides" in train_options:
+        raise ValueError(f"invalid jobs={jobs!r} with task_overrides; allowed: 1 (overrides have no command-line flag)")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from baselines.trainer import train
 
     excluded = excluded_models(tasks, models)
     grid = [
@@ -141,48 +158,114 @@ def run_grid(
         if (task, model) not in excluded
         for seed in range(seeds_of(task, seeds))
     ]
-    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    finished: dict[tuple[str, str, int], dict[str, Any]] = {}
+    pending: list[tuple[tuple[str, str, int], Path, list[str]]] = []
+    for task, model, seed in grid:
+        data_seed = seed if vary_data else 0
+        out = runs_dir / task / model / (f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}")
+        run = None if fresh else _reusable_run(task, model, out, archive_dir, quick, train_options)
+        if run is not None:
+            finished[(task, model, seed)] = run
+        elif train_missing:
+            argv = ["--model", model, "--task", task, "--seed", str(seed)]
+            argv += ["--quick"] * quick + ["--deterministic"] * deterministic
+            argv += ["--data-seed", str(data_seed)] if vary_data else []
+            for key, value in train_options.items():
+                if key != "task_overrides":
+                    argv += [f"--{key.replace('_', '-')}", str(value)]
+            pending.append(((task, model, seed), out, [*argv, "--out", str(out)]))
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress:
-        bar = progress.add_task("grid", total=len(grid))
-        for task, model, seed in grid:
-            progress.update(bar, description=f"{model} on {task}, seed {seed}")
-            data_seed = seed if vary_data else 0
-            out = runs_dir / task / model / (f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}")
-            metrics_path = out / "metrics.json"
-            run = None
-            if metrics_path.exists() and not fresh and not (out / "backup").exists():
-                run = json.loads(metrics_path.read_text())
-                if stale_reason(run, get_recipe(recipe_name(task, model)), quick, train_options):
-                    run = None  # trained with other settings: train again
-            if run is None and not train_missing:
-                progress.advance(bar)
-                continue
-            if run is None:
+        bar = progress.add_task(f"grid: {len(finished)} finished runs reused", total=len(grid))
+        progress.advance(bar, len(grid) - len(pending))
+
+        def done(key: tuple[str, str, int], run: dict[str, Any]) -> None:
+            finished[key] = run
+            progress.update(bar, advance=1, description=f"{key[1]} on {key[0]}, seed {key[2]}: done")
+
+        if jobs == 1:
+            import keras
+
+            from baselines.trainer import train
+
+            for key, out, argv in pending:
+                progress.update(bar, description=f"{key[1]} on {key[0]}, seed {key[2]}")
                 run = train(
-                    recipe_name(task, model),
-                    seed=seed,
-                    out=out,
-                    quick=quick,
-                    deterministic=deterministic,
-                    verbose=0,
-                    command=f"python -m baselines train --model {model} --task {task} --seed {seed}"
-                    + (" --quick" if quick else "")
-                    + (" --deterministic" if deterministic else "")
-                    + (f" --data-seed {data_seed}" if vary_data else "")
-                    + flags
-                    + f" --out {out}",
-                    data_seed=data_seed,
-                    **train_options,
+                    recipe_name(key[0], key[1]), seed=key[2], out=out, quick=quick, deterministic=deterministic,
+                    verbose=0, command="python -m baselines train " + shlex.join(argv),
+                    data_seed=key[2] if vary_data else 0, **train_options,
                 )
                 keras.backend.clear_session()
+                done(key, run)
+        else:
+            progress.update(bar, description=f"{len(pending)} runs, {jobs} at a time")
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = {pool.submit(_train_in_process, out, argv): key for key, out, argv in pending}
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        done(futures[future], future.result())
+                except BaseException:  # a failed run (or Ctrl-C): start no further runs
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for task, model, seed in grid:
+        if (task, model, seed) in finished:
+            run = finished[(task, model, seed)]
+            if archive_dir is not None:
+                archive_run(run, archive_path(archive_dir, task, model, f"seed{seed}" if not vary_data else
+                                              f"seed{seed}_data{seed}"))
             results.setdefault((task, model), []).append(run)
-            progress.advance(bar)
     return results
+
+
+def _reusable_run(
+    task: str, model: str, out: Path, archive_dir: Path | None, quick: bool, train_options: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The finished run in ``out`` (else in the archive) that still stands for its recipe, or ``None``."""
+    candidates = [] if (out / "backup").exists() else [out / "metrics.json"]  # a backup: it was interrupted
+    if archive_dir is not None:
+        candidates.append(archive_path(archive_dir, task, model, out.name))
+    for candidate in candidates:
+        if candidate.exists():
+            run = json.loads(candidate.read_text())
+            if not stale_reason(run, get_recipe(recipe_name(task, model)), quick, train_options):
+                return run
+    return None
+
+
+def _train_in_process(out: Path, argv: Sequence[str]) -> dict[str, Any]:
+    """Runs ``python -m baselines train ARGV`` in a process of its own; returns its ``metrics.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "train.log"
+    with log.open("w") as stream:
+        code = subprocess.call([sys.executable, "-m", "baselines", "train", *argv], stdout=stream,
+                               stderr=subprocess.STDOUT)
+    if code != 0:
+        tail = "\n".join(log.read_text().splitlines()[-20:])
+        raise RuntimeError(f"python -m baselines train {shlex.join(argv)} failed with exit code {code}:\n{tail}")
+    return json.loads((out / "metrics.json").read_text())
 
 
 HEADLINE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 """The published results page of this checkout: only a full grid may write it."""
+ARCHIVE_DIR = HEADLINE_PAGE.parent / "results_runs" / "grid"
+"""The committed ``metrics.json`` of every run on the headline page, ``<task>/<model>/seed<k>.json``."""
+
+
+def archive_path(archive_dir: Path, task: str, model: str, run_name: str) -> Path:
+    """Where the archived ``metrics.json`` of one grid run lives."""
+    return Path(archive_dir) / task / model / f"{run_name}.json"
+
+
+def archive_run(run: Mapping[str, Any], path: Path) -> None:
+    """Writes a run's ``metrics.json`` to the archive (compact, keys sorted; untouched if unchanged)."""
+    from baselines.records import jsonable
+
+    text = json.dumps(jsonable(run), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 def check_output(output: Path, quick: bool) -> None:
@@ -190,6 +273,14 @@ def check_output(output: Path, quick: bool) -> None:
     if quick and Path(output).resolve() == HEADLINE_PAGE.resolve():
         raise ValueError(f"invalid output={str(output)!r} with --quick; allowed: any page but docs/results.md, "
                          "which holds the full grid only")
+
+
+def _relative_to_page(path: Path, page: Path) -> str:
+    """``path`` as the page's reader finds it: relative to the page's folder where it is below it."""
+    try:
+        return path.resolve().relative_to(page.resolve().parent).as_posix() + "/"
+    except ValueError:
+        return path.as_posix() + "/"
 
 
 def write_reports(
@@ -203,6 +294,7 @@ def write_reports(
     output: Path,
     train_options: Mapping[str, Any] | None = None,
     cache_dir: Path | None = None,
+    archive_dir: Path | None = None,
 ) -> None:
     """Writes the results pages of a grid (:func:`baselines.report.write_reports`).
 
@@ -222,6 +314,7 @@ def write_reports(
         train_options=dict(train_options or {}),
         excluded=excluded_models(tasks, models),
         recipes={task: stable_settings(task)["description"] for task in tasks},
+        archive=None if archive_dir is None else _relative_to_page(Path(archive_dir), Path(output)),
     )
     write_pages(results, grid, Path(output), cache_dir)
 
@@ -248,6 +341,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--runs-dir", default=None, help="per-run outputs (default runs/reproduce[-quick])")
     parser.add_argument("--fresh", action="store_true", help="retrain runs that already have a metrics.json")
+    parser.add_argument(
+        "--jobs", type=int, default=1,
+        help="runs trained at once, each in a process of its own (default 1; 2 on 2 CPU cores halves the grid's wall "
+        "time)",
+    )
+    parser.add_argument(
+        "--archive-dir", default=None,
+        help="committed metrics.json of the grid, reused where --runs-dir lacks a run and rewritten after it "
+        "(default docs/results_runs/grid when writing docs/results.md, else none)",
+    )
     parser.add_argument("--deterministic", action="store_true", help="tf.config.experimental.enable_op_determinism")
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     parser.add_argument("--train-size", type=int, default=None, help="override every recipe's training set size")
@@ -275,11 +378,16 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
     started = time.perf_counter()
     options = {"epochs": args.epochs, "train_size": args.train_size, "eval_size": args.eval_size}
     options = {key: value for key, value in options.items() if value is not None}
+    headline = output.resolve() == HEADLINE_PAGE.resolve()
+    archive = Path(args.archive_dir) if args.archive_dir else (ARCHIVE_DIR if headline else None)
     results = run_grid(
         args.tasks, args.models, seeds, args.quick, runs_dir, args.fresh, args.deterministic, options,
-        vary_data=args.vary_training_data, train_missing=not args.report_only,
+        vary_data=args.vary_training_data, train_missing=not args.report_only, archive_dir=archive,
+        jobs=args.jobs,
     )
     wall = time.perf_counter() - started
-    write_reports(results, args.tasks, args.models, seeds, args.quick, command, wall, output, options, runs_dir)
+    write_reports(
+        results, args.tasks, args.models, seeds, args.quick, command, wall, output, options, runs_dir, archive
+    )
     print(f"wrote {output} and its .tex, .json and figures/ in {wall / 60:.1f} min")
     return 0

@@ -70,7 +70,7 @@ from baselines.records import (
 )
 from baselines.scoring import PREDICT_BATCH_SIZE, fixed_batch_size, predict, score
 from seqtasks import metrics as task_metrics
-from seqtasks.config import check_integer
+from seqtasks.config import check_integer, is_number
 from seqtasks.registry import get_preset, make
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def _check_build_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> None
     for key, value in overrides.items():
         if key == "units":
             check_integer("units", value, 1, numpy=False)
-        if key == "learning_rate" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+        if key == "learning_rate" and not (is_number(value) and value > 0):
             raise ValueError(f"invalid learning_rate={value!r}; allowed: a number > 0")
         if key not in allowed:
             raise ValueError(

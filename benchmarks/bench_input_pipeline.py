@@ -18,13 +18,13 @@ repeated in one process (the ratio of medians is reported):
   itself can take on this machine (a profile of the fixed per-batch cost);
 * optionally (``--profile``) load's stages: reading the records (``profile_read``), reading
   and parsing them (``profile_read_parse``; both a batch per call, or load's pieces of a batch
-  where its records are large, ``tf_data.records_per_parse``), ``load_disk`` over the split 16
+  where its records are large, ``pipelines.records_per_parse``), ``load_disk`` over the split 16
   times in one pipeline (``profile_16_passes``: what the per-epoch start of the pipeline costs), and
   ``stream`` with one generator call in flight, and for a task with ``raw_bytes_fields``
   ``load_disk`` from files that store them one value per number (``profile_load_disk_values``:
   the same examples in the encoding of files before raw-bytes fields), and where records are too
   large for a whole chunk per call ``load_disk`` parsing whole chunks of batches anyway
-  (``profile_load_disk_whole_chunks``: without ``tf_data.LOAD_BYTES_PER_CHUNK``);
+  (``profile_load_disk_whole_chunks``: without ``pipelines.LOAD_BYTES_PER_CHUNK``);
 * optionally (``--lstm``) ``lstm``: what an LSTM(128) baseline trains on per second
   (``train_on_batch`` from in-memory batches), the consumption the pipelines feed.
 
@@ -43,8 +43,16 @@ Usage::
     python benchmarks/bench_input_pipeline.py --quick --encodings --repeats 9 --configs random_labels/t672_f16
 
 ``--encodings`` times only the ceiling and ``load_disk``, interleaved with the ``profile_load_disk_*``
-variants above (the same examples in the other encoding, or parsed in whole chunks): a
-focused comparison, with fewer pipelines competing for the machine than the full set.
+variants above (the same examples in the other encoding, or parsed in whole chunks; a config
+with neither, e.g. one without ``raw_bytes_fields`` and with sequence inputs, gets the two alone):
+a focused comparison, with fewer pipelines competing for the machine than the full set. Each of
+its results holds the rates, their ``ratios`` to the ceiling (and ``ratios_per_cpu_second``) and
+``records_per_parse``; no ``met`` (only ``load_disk`` has a target). It does not combine with
+``--profile`` or ``--lstm``.
+
+Every result records ``records_per_parse``: the records ``load`` parses per call (``load``) and
+the records it would parse without ``pipelines.LOAD_BYTES_PER_CHUNK`` (``whole_chunks``, which
+``profile_load_disk_whole_chunks`` times where the two differ).
 """
 
 from __future__ import annotations
@@ -67,8 +75,8 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 import _common  # noqa: E402
 import seqtasks  # noqa: E402
-from seqtasks import tf_data  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
+from seqtasks.tf import pipelines  # noqa: E402
 
 CONFIGS = (
     "reber_grammar/embedded",
@@ -185,15 +193,21 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
     consumer = Consumer(args.consumer)
     encoded = to_supervised(task, task.generate("train", 0, size, 0))
     ceiling = tf.data.Dataset.from_tensor_slices(encoded).batch(batch_size).repeat()
-    disk = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
+    disk = pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
     if args.encodings:  # load from disk only, beside the same examples stored or parsed the other way
         measurements = {"ceiling": lambda: consumer.rate(ceiling, steps), "load_disk": lambda: consumer.rate(disk, steps)}
         measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
         rates = side_by_side(measurements, args.repeats)
-        ratios = {key: rates[key]["median"] / rates["ceiling"]["median"] for key in rates if key != "ceiling"}
-        return {"config": name, "batch_size": batch_size, "train_examples": size, "rates_examples_per_s": rates,
-                "ratios": ratios}
-    cached = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True).repeat()
+        others = [key for key in rates if key != "ceiling"]
+        return {
+            "config": name, "batch_size": batch_size, "train_examples": size,
+            "records_per_parse": parse_sizes(name, batch_size, data_dir), "rates_examples_per_s": rates,
+            "ratios": {key: rates[key]["median"] / rates["ceiling"]["median"] for key in others},
+            "ratios_per_cpu_second": {
+                key: rates[key]["per_cpu_second"] / rates["ceiling"]["per_cpu_second"] for key in others
+            },
+        }
+    cached = pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True).repeat()
     cached_iterator = iter(cached)
     consumer.pull(cached_iterator, epoch_batches)  # its first epoch fills the cache; later ones are timed
 
@@ -201,17 +215,17 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         return timed(lambda: consumer.pull(cached_iterator, steps))
 
     def first_epoch_rate() -> Rate:
-        iterator = iter(tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True))
+        iterator = iter(pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True))
         return timed(lambda: consumer.pull(iterator, epoch_batches))
 
-    consumer.pull(iter(tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=True)), 1)  # trace
-    per_call = tf_data.stream_batches_per_call(task, batch_size) * batch_size
+    consumer.pull(iter(pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True)), 1)  # trace
+    per_call = pipelines.stream_batches_per_call(task, batch_size) * batch_size
     task.generate("train", 0, per_call, 0)  # pools and tables built once, outside the timing
     one_call = time.perf_counter()
     task.generate("train", per_call, 2 * per_call, 0)
     one_call = time.perf_counter() - one_call  # slow generators get fewer calls: about args.seconds each
     calls = int(np.clip(args.seconds / one_call, 2, max(2, args.examples // per_call)))
-    stream = tf_data.stream(name, seed=0, batch_size=batch_size)
+    stream = pipelines.stream(name, seed=0, batch_size=batch_size)
     stream_steps = calls * per_call // batch_size
     floor = tf.data.Dataset.from_tensors(tuple(a[:batch_size] for a in encoded)).repeat()
     measurements = {
@@ -226,19 +240,19 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
     if args.lstm:
         measurements["lstm"] = lambda: lstm_rate(task, batch_size, args.lstm_steps)
     if args.profile:  # load's stages: reading the records, then parsing them too (no encoding)
-        records = tf_data.serialized_records(builder, "train")
+        records = pipelines.serialized_records(builder, "train")
         spec = task.supervised_spec()
         fields = [spec.input_field, *(["length"] if spec.input_field in task.sequence_fields else [])]
-        parse = tf_data._parser(builder, tuple(fields))  # noqa: SLF001 - what load parses with (raw bytes decoded)
+        parse = pipelines._parser(builder, tuple(fields))  # noqa: SLF001 - what load parses with (raw bytes decoded)
         # One batch per call, or load's pieces of a batch where its records are too large for one call.
-        piece = min(batch_size, tf_data.records_per_parse(builder, tuple(fields), batch_size))
+        piece = min(batch_size, pipelines.records_per_parse(builder, tuple(fields), batch_size))
         read = records.batch(piece).map(lambda r: (r,)).rebatch(batch_size).repeat()
         parsed = records.batch(piece).map(lambda r: tuple(parse(r).values())).rebatch(batch_size).repeat()
-        passes = tf_data.load(name, "+".join(["train"] * 16), batch_size, data_dir=data_dir, cache=False).repeat()
+        passes = pipelines.load(name, "+".join(["train"] * 16), batch_size, data_dir=data_dir, cache=False).repeat()
         measurements["profile_16_passes"] = lambda: consumer.rate(passes, steps)
         measurements["profile_read"] = lambda: consumer.rate(read, steps)
         measurements["profile_read_parse"] = lambda: consumer.rate(parsed, steps)
-        one_call = tf_data.stream(name, seed=0, batch_size=batch_size, parallel_calls=1)
+        one_call = pipelines.stream(name, seed=0, batch_size=batch_size, parallel_calls=1)
         measurements["profile_stream_one_call"] = lambda: consumer.rate(one_call, stream_steps)
         measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
     rates = side_by_side(measurements, args.repeats)
@@ -247,7 +261,8 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
     cpu_ratios = {key: rates[key]["per_cpu_second"] / rates[base]["per_cpu_second"] for key, base in versus.items()}
     return {
         "config": name, "batch_size": batch_size, "train_examples": size, "examples_per_stream_call": per_call,
-        "rates_examples_per_s": rates, "ratios": ratios, "ratios_per_cpu_second": cpu_ratios,
+        "records_per_parse": parse_sizes(name, batch_size, data_dir), "rates_examples_per_s": rates,
+        "ratios": ratios, "ratios_per_cpu_second": cpu_ratios,
         "met": {key: ratios[key] >= target for key, target in TARGETS.items()},
     }
 
@@ -259,34 +274,46 @@ def encoding_measurements(
 
     ``profile_load_disk_values``: files that store the task's ``raw_bytes_fields`` one value
     per number (as before those fields); ``profile_load_disk_whole_chunks``: parsing whole
-    chunks of batches where ``tf_data.LOAD_BYTES_PER_CHUNK`` makes ``load`` parse pieces.
+    chunks of batches where ``pipelines.LOAD_BYTES_PER_CHUNK`` makes ``load`` parse pieces.
     """
     task = seqtasks.make(name)
-    builder = tfds.builder(name, data_dir=data_dir)
-    spec = task.supervised_spec()
-    fields = tuple(dict.fromkeys([spec.input_field, spec.target_field]))
     out: dict[str, Callable[[], Rate]] = {}
     if task.raw_bytes_fields:
         values_disk = load_values_encoding(name, batch_size, data_dir)
         out["profile_load_disk_values"] = lambda: consumer.rate(values_disk, steps)
-    if spec.input_field not in task.sequence_fields:
-        capped = tf_data.records_per_parse(builder, fields, batch_size)
+    sizes = parse_sizes(name, batch_size, data_dir)
+    if sizes["whole_chunks"] != sizes["load"]:
         with _no_bytes_cap():
-            if tf_data.records_per_parse(builder, fields, batch_size) != capped:
-                whole_chunks = tf_data.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
-                out["profile_load_disk_whole_chunks"] = lambda: consumer.rate(whole_chunks, steps)
+            whole_chunks = pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
+        out["profile_load_disk_whole_chunks"] = lambda: consumer.rate(whole_chunks, steps)
     return out
+
+
+def parse_sizes(name: str, batch_size: int, data_dir: str) -> dict[str, int]:
+    """Records ``load(name, "train", batch_size)`` parses per call (``load``), and without the
+    ``pipelines.LOAD_BYTES_PER_CHUNK`` cap (``whole_chunks``); the two differ only for large fixed-size records.
+    """
+    builder = tfds.builder(name, data_dir=data_dir)
+    task = builder.task
+    spec = task.supervised_spec()
+    sequence_input = spec.input_field in task.sequence_fields
+    # The fields load parses (pipelines.load): input, target and what the encoding also reads.
+    fields = tuple(dict.fromkeys([spec.input_field, spec.target_field,
+                                  *pipelines._extra_fields(spec, sequence_input)]))  # noqa: SLF001
+    capped = pipelines.records_per_parse(builder, fields, batch_size)
+    with _no_bytes_cap():
+        return {"load": capped, "whole_chunks": pipelines.records_per_parse(builder, fields, batch_size)}
 
 
 @contextlib.contextmanager
 def _no_bytes_cap() -> Iterator[None]:
-    """Within: ``tf_data.LOAD_BYTES_PER_CHUNK`` lifted (pipelines built here parse whole chunks of batches)."""
-    capped = tf_data.LOAD_BYTES_PER_CHUNK
-    tf_data.LOAD_BYTES_PER_CHUNK = 1 << 62
+    """Within: ``pipelines.LOAD_BYTES_PER_CHUNK`` lifted (pipelines built here parse whole chunks of batches)."""
+    capped = pipelines.LOAD_BYTES_PER_CHUNK
+    pipelines.LOAD_BYTES_PER_CHUNK = 1 << 62
     try:
         yield
     finally:
-        tf_data.LOAD_BYTES_PER_CHUNK = capped
+        pipelines.LOAD_BYTES_PER_CHUNK = capped
 
 
 def load_values_encoding(name: str, batch_size: int, data_dir: str) -> tf.data.Dataset:
@@ -307,7 +334,7 @@ def load_values_encoding(name: str, batch_size: int, data_dir: str) -> tf.data.D
     try:
         folder = os.path.join(data_dir, "values_encoding")
         tfds.builder(name, data_dir=folder).download_and_prepare()
-        return tf_data.load(name, "train", batch_size, data_dir=folder, cache=False).repeat()
+        return pipelines.load(name, "train", batch_size, data_dir=folder, cache=False).repeat()
     finally:
         task_class.raw_bytes_fields = declared
 
@@ -322,10 +349,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="pull batches in a tf.function (default) or in a Python loop")
     parser.add_argument("--lstm", action="store_true", help="also measure LSTM(128) training examples/s")
     parser.add_argument("--profile", action="store_true",
-                        help="also measure load's stages (read; read and parse) and stream with one call in flight")
+                        help="also measure load's stages (read; read and parse; 16 passes in one pipeline), stream "
+                             "with one call in flight and, where they apply, the --encodings variants of load")
     parser.add_argument("--encodings", action="store_true",
                         help="only the ceiling and load from disk, beside the same examples in files of one value "
-                             "per number (raw_bytes_fields) and parsed in whole chunks (large records)")
+                             "per number (raw_bytes_fields) and parsed in whole chunks (large records), "
+                             "interleaved; not with --profile or --lstm")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5, --quick 3)")
     parser.add_argument("--data_dir", default=None, help="tfds data dir (default: a temporary folder)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
@@ -335,6 +364,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.min_batches = 20 if args.quick else 50
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"invalid --repeats={args.repeats}; allowed: an integer >= 1")
+    if args.encodings and (args.profile or args.lstm):
+        parser.error("--encodings times only the ceiling and load from disk; it does not combine with "
+                     "--profile or --lstm")
     args.repeats = args.repeats or (3 if args.quick else 5)
     args.lstm_steps = 10 if args.quick else 40
     return args
@@ -354,8 +386,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if args.encodings:
                     print(f"{name} B={batch_size}: ceiling {result['rates_examples_per_s']['ceiling']['median']:,.0f} "
                           "ex/s; of it: " + ", ".join(f"{key.removeprefix('profile_')} {ratio:.2f}x"
-                                                      for key, ratio in result["ratios"].items()),
-                          flush=True)
+                                                      for key, ratio in result["ratios"].items())
+                          + f"; records per parse {result['records_per_parse']['load']} "
+                          f"(whole chunks {result['records_per_parse']['whole_chunks']})", flush=True)
                     continue
                 rates, ratios = result["rates_examples_per_s"], result["ratios"]
                 cpu = result["ratios_per_cpu_second"]
@@ -388,7 +421,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     machine["load_average_1m_before"] = machine_before["load_average_1m"]
     print(f"machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, "
           f"load {machine_before['load_average_1m']:.2f} before, {machine['load_average_1m']:.2f} after")
-    payload = {"benchmark": "input_pipeline", "command": " ".join(["python", *sys.argv]), "quick": args.quick,
+    command = sys.argv if argv is None else [os.path.relpath(__file__), *argv]
+    payload = {"benchmark": "input_pipeline", "command": " ".join(["python", *command]), "quick": args.quick,
                "encodings": args.encodings, "repeats": args.repeats,
                "consumer": args.consumer, "targets": TARGETS, "machine": machine, "results": results,
                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

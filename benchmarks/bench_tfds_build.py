@@ -90,15 +90,15 @@ def build_seqtasks(name: str, train_size: int, data_dir: str, beam_workers: int 
     import tensorflow_datasets as tfds
 
     import seqtasks
-    from seqtasks import tfds_builders
     from seqtasks.tasks.base import Preset
+    from seqtasks.tf import builders
 
     task_cls, preset = seqtasks.get_preset(name)
     sizes = dict(preset.split_sizes)
     if train_size:
         sizes["train"] = train_size
     bench_preset = Preset(f"bench{train_size}", preset.config, sizes, preset.description)
-    config = tfds_builders.builder_config_for(bench_preset, task_cls.version)
+    config = builders.builder_config_for(bench_preset, task_cls.version)
     builder = tfds.builder_cls(task_cls.name)(config=config, data_dir=data_dir)
     beam_options = None
     if beam_workers:

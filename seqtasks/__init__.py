@@ -1,7 +1,8 @@
 """seqtasks: deterministic synthetic sequence tasks for TensorFlow.
 
-The generators are pure numpy (``seqtasks.make``); TensorFlow, tfds and Keras
-layers live in separate modules and are imported only when used.
+The generators are pure numpy (``seqtasks.make``); the TensorFlow layer
+(``seqtasks.tf``: tfds builders, ``tf.data`` pipelines) and the Keras stability kit
+(``seqtasks.stability``) live in their own subpackages and are imported only when used.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = [
     "stream",
 ]
 
-_LAZY_TF_FUNCTIONS = {"load": "seqtasks.tf_data", "stream": "seqtasks.tf_data"}
+_LAZY_TF_FUNCTIONS = {"load": "seqtasks.tf.pipelines", "stream": "seqtasks.tf.pipelines"}
 
 
 def __getattr__(name: str) -> Any:
@@ -43,9 +44,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'seqtasks' has no attribute {name!r}")
 
 
-def _register_tfds_builders() -> None:
+def _register_builders() -> None:
     try:
-        importlib.import_module("seqtasks.tfds_builders")
+        importlib.import_module("seqtasks.tf.builders")
     except Exception as error:  # noqa: BLE001 - a broken builder must not break `import tensorflow_datasets`
         warnings.warn(f"seqtasks: could not register the tfds builders: {error!r}", stacklevel=2)
 
@@ -65,7 +66,7 @@ class _RegisterAfterLoader(importlib.abc.Loader):
 
     def exec_module(self, module: Any) -> None:
         self._loader.exec_module(module)
-        _register_tfds_builders()
+        _register_builders()
 
 
 class _TfdsImportHook(importlib.abc.MetaPathFinder):
@@ -90,6 +91,6 @@ class _TfdsImportHook(importlib.abc.MetaPathFinder):
 
 
 if "tensorflow_datasets" in sys.modules:
-    _register_tfds_builders()
+    _register_builders()
 elif not any(isinstance(finder, _TfdsImportHook) for finder in sys.meta_path):
     sys.meta_path.insert(0, _TfdsImportHook())

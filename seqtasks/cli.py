@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="examples of every task and a fingerprint check").set_defaults(func=cmd_demo)
     try:
-        from seqtasks.tfds_cli import add_build_command
+        from seqtasks.tf.build_cli import add_build_command
     except ImportError:  # TensorFlow layers not installed
         pass
     else:

@@ -108,7 +108,7 @@ def builder_test_case(task_name: str) -> type:
     """
     import tensorflow_datasets as tfds
 
-    from seqtasks import tfds_builders
+    from seqtasks.tf import builders
 
     cls = task_class(task_name)
     preset = _test_preset(cls)
@@ -119,8 +119,8 @@ def builder_test_case(task_name: str) -> type:
     ]
     attributes = {
         "__doc__": f"tfds's builder tests of {task_name} at its test preset {preset.name!r}.",
-        "DATASET_CLASS": tfds_builders.BUILDERS[task_name],
-        "BUILDER_CONFIG_NAMES_TO_TEST": [tfds_builders.builder_config_for(preset, cls.version)],
+        "DATASET_CLASS": builders.BUILDERS[task_name],
+        "BUILDER_CONFIG_NAMES_TO_TEST": [builders.builder_config_for(preset, cls.version)],
         "SPLITS": preset_split_sizes(task, preset),
         "OVERLAPPING_SPLITS": overlapping,
         "EXAMPLE_DIR": _no_dummy_data(),  # the test case wants a dummy-data folder; nothing is downloaded

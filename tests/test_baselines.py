@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -264,7 +265,10 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     reproduce.write_reports(results, ["sequence_reversal"], ["lstm", "bilstm"], 2, True, "python -m baselines x", 1.0, output)
     text = output.read_text()
     assert "python -m baselines x" in text and " ± " in text and "quick smoke grid: not results" in text
-    assert "| bilstm |" not in text  # a model without runs has no row
+    assert "| bilstm |" not in text  # a model without runs has no row in a smoke grid ...
+    full = tmp_path / "full" / "results.md"  # ... but a planned model of a full grid shows as unfinished
+    reproduce.write_reports(results, ["sequence_reversal"], ["lstm", "bilstm"], 2, False, "x", 1.0, full)
+    assert "| bilstm | 0 of 2 | – |" in full.read_text()
     first_row = next(line for line in text.splitlines() if line.startswith("| lstm |"))
     token_accuracy = [results[("sequence_reversal", "lstm")][s]["final"]["test"]["token_accuracy"] for s in (0, 1)]
     expected = f"{np.mean(token_accuracy):.3f}"
@@ -283,6 +287,32 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     options = {"train_size": 64, "eval_size": 32, "epochs": 1}
     again = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False, options)
     assert again[("sequence_reversal", "lstm")] == results[("sequence_reversal", "lstm")]
+    # The archive (docs/results_runs/grid for the headline page) keeps each run's metrics.json, so a
+    # checkout without the runs directory rewrites the page from it without training ...
+    archive = tmp_path / "archive"
+    reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False, options,
+                       archive_dir=archive)
+    assert sorted(p.name for p in (archive / "sequence_reversal" / "lstm").iterdir()) == ["seed0.json", "seed1.json"]
+    shutil.rmtree(tmp_path / "runs")
+    from_archive = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False,
+                                      options, train_missing=False, archive_dir=archive)
+    assert from_archive[("sequence_reversal", "lstm")] == json.loads(json.dumps(results[("sequence_reversal", "lstm")]))
+    # ... but not one whose recipe changed since: with other settings the archived run is not reused.
+    stale = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False,
+                               {**options, "epochs": 2}, train_missing=False, archive_dir=archive)
+    assert stale == {}
+    # With --jobs 2 each run is its own `python -m baselines train` process, recorded under that command.
+    with pytest.raises(ValueError, match="invalid jobs=0"):
+        reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs2", False, False, options, jobs=0)
+    parallel = reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs2", False, False, options,
+                                  jobs=2)
+    runs = parallel[("sequence_reversal", "lstm")]
+    assert [run["seed"] for run in runs] == [0, 1]
+    for seed, run in enumerate(runs):
+        out = tmp_path / "runs2" / "sequence_reversal" / "lstm" / f"seed{seed}"
+        assert run["command"] == (f"python -m baselines train --model lstm --task sequence_reversal --seed {seed} "
+                                  f"--quick --train-size 64 --eval-size 32 --epochs 1 --out {out}")
+        assert (out / "train.log").exists() and run["final"]["test"]["token_accuracy"] >= 0
     # ... and a run made with other settings is no longer a result of the recipe.
     recipe = reproduce.get_recipe("stable_lstm_sequence_reversal")
     run = results[("sequence_reversal", "lstm")][0]

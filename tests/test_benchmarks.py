@@ -1,4 +1,5 @@
-"""The benchmark scripts' reference generators are correct, and the generator benchmark runs."""
+"""The benchmark scripts' reference generators are correct, the benchmarks run, and the benchmarks page
+quotes the committed JSON files in ``benchmarks/results/``."""
 
 from __future__ import annotations
 
@@ -101,3 +102,181 @@ def test_tfds_build_benchmark_writes_what_it_reports(tmp_path):
     assert small["examples"] == 500
     # 100 more payload bytes per example: 50,000 more record bytes, give or take the length varints.
     assert abs((large["record_bytes"] - small["record_bytes"]) - 50_000) <= 1_000
+
+
+# The benchmarks page quotes the committed JSON files: each table below is recomputed from its
+# files, rounded as the page rounds, and compared cell by cell with the page's row.
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _results(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _table_after(marker: str) -> list[list[str]]:
+    """Cells of the rows of the first Markdown table after ``marker`` on the page (header and rule dropped)."""
+    lines = PAGE.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if marker in line)
+    rows: list[list[str]] = []
+    for line in lines[start + 1:]:
+        line = line.strip()
+        if line.startswith("|"):
+            rows.append([cell.strip().replace("*", "") for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]
+
+
+def _page_row(rows: list[list[str]], *first: str) -> list[str]:
+    matches = [row for row in rows if row[: len(first)] == list(first)]
+    assert len(matches) == 1, f"no single row {first} on the page"
+    return matches[0][len(first):]
+
+
+def _rate(value: float) -> str:
+    return f"{value / 1000:,.0f}k" if value >= 10_000 else f"{value:,.0f}"
+
+
+def _pair(a: float, b: float, form) -> str:
+    return f"{form(a)} / {form(b)}"
+
+
+def _r2(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def test_page_quotes_the_generator_runs_of_dataset_2_0_0():
+    rows = _table_after("--json benchmarks/results/generators_2.0.0.json")
+    for result in _results("generators_2.0.0.json")["results"]:
+        task = result["task"]
+        label = f"`{task}`" + (" (dataset 1.0.0)" if task.startswith("random_labels") else "")
+        expected = [f"{result['examples']:,}", f"{result['vectorised_tokens_per_s']:,.0f}",
+                    f"{result['per_example_tokens_per_s']:,.0f}", f"{result['ratio_vs_per_example']:.1f}x"]
+        if "ratio_vs_chomsky_batch" in result:
+            expected += [f"{result['chomsky_batch_tokens_per_s']:,.0f}", f"{result['ratio_vs_chomsky_batch']:.2f}x"]
+        else:
+            expected += ["", ""]
+        assert _page_row(rows, label) == expected, task
+    rows = _table_after("generators_random_labels_2.0.0_run1.json")
+    for label, name in [("run 1", "run1"), ("run 2", "run2"), ("run 3", "run3"), ("`--quick`", "quick")]:
+        (result,) = _results(f"generators_random_labels_2.0.0_{name}.json")["results"]
+        assert _page_row(rows, label) == [
+            f"{result['examples']:,}", f"{result['vectorised_tokens_per_s']:,.0f}",
+            f"{result['per_example_tokens_per_s']:,.0f}", f"{result['ratio_vs_per_example']:.1f}x",
+        ], name
+    loads = [_results(f"generators_random_labels_2.0.0_{name}.json")["machine"]["load_average_1m"]
+             for name in ("run1", "run2", "run3", "quick")]
+    assert f"1-minute load {min(loads):.2f} to {max(loads):.2f} recorded in the JSON files" in PAGE.read_text()
+
+
+def _pipeline_runs() -> list[tuple[dict, dict]]:
+    """(run 1, run 2) result pairs of every row of the input-pipeline tables: random_labels from its 2.0.0 runs."""
+    pairs = []
+    for stem, keep in [("input_pipeline_quick_run", lambda c: not c.startswith("random_labels")),
+                       ("input_pipeline_random_labels_2.0.0_quick_run", lambda c: c.startswith("random_labels"))]:
+        first, second = (_results(f"{stem}{i}.json")["results"] for i in (1, 2))
+        for a, b in zip(first, second, strict=True):
+            assert (a["config"], a["batch_size"]) == (b["config"], b["batch_size"])
+            if keep(a["config"]):
+                pairs.append((a, b))
+    return pairs
+
+
+def test_page_quotes_the_input_pipeline_runs():
+    main = _table_after("input_pipeline_random_labels_2.0.0_quick_run1.json")
+    profile = _table_after("**Profile of the shortfalls**")
+    assert len(main) == len(profile) == len(_pipeline_runs()) == 12
+    loads = [_results(f"input_pipeline_random_labels_2.0.0_quick_run{i}.json")["machine"][key]
+             for i in (1, 2) for key in ("load_average_1m_before", "load_average_1m")]
+    text = " ".join(PAGE.read_text().split())
+    assert f"(1-minute load {min(loads):.1f} to {max(loads):.1f} before and after the runs" in text
+    for a, b in _pipeline_runs():
+        key = (f"`{a['config']}`", str(a["batch_size"]))
+        ra, rb = a["rates_examples_per_s"], b["rates_examples_per_s"]
+
+        def rate(name, ra=ra, rb=rb):
+            return _pair(ra[name]["median"], rb[name]["median"], _rate)
+
+        def ratio(name, a=a, b=b):
+            return _pair(a["ratios"][name], b["ratios"][name], _r2)
+
+        def of(name, base, ra=ra, rb=rb):
+            return _pair(ra[name]["median"] / ra[base]["median"], rb[name]["median"] / rb[base]["median"], _r2)
+
+        assert _page_row(main, *key) == [
+            rate("ceiling"), ratio("load_disk"), ratio("load_first"), ratio("load_cached"), rate("stream"),
+            rate("generator"), ratio("stream"), rate("floor"),
+        ], key
+        assert _page_row(profile, *key) == [
+            of("profile_read", "ceiling"), of("profile_read_parse", "ceiling"), ratio("load_disk"),
+            of("profile_16_passes", "ceiling"), of("profile_stream_one_call", "generator"),
+        ], key
+
+
+def test_page_quotes_the_random_labels_encoding_runs():
+    text = " ".join(PAGE.read_text().split())
+    pairs = [(a, b) for a, b in _pipeline_runs() if a["config"].startswith("random_labels")]
+
+    def of_ceiling(result, key):
+        rates = result["rates_examples_per_s"]
+        return rates[key]["median"] / rates["ceiling"]["median"]
+
+    def listed(key):  # the rows that have ``key``, as the page lists them: "w, x, y and z"
+        quoted = [_pair(of_ceiling(a, key), of_ceiling(b, key), _r2)
+                  for a, b in pairs if key in a["rates_examples_per_s"]]
+        return " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+
+    # The note under the profile table: files of one value per number, raw bytes, whole chunks.
+    assert f"1.0.0's encoding: {listed('profile_load_disk_values')} of the ceiling" in text
+    assert f"against {listed('load_disk')} with raw bytes" in text
+    assert f"records as before: {listed('profile_load_disk_whole_chunks')}.)" in text
+    rows = _table_after("input_pipeline_random_labels_2.0.0_encodings_run1.json")
+    first, second = (_results(f"input_pipeline_random_labels_2.0.0_encodings_run{i}.json") for i in (1, 2))
+    assert first["encodings"] and second["encodings"] and first["repeats"] == second["repeats"] == 9
+    assert len(rows) == len(first["results"]) == 4
+    for a, b in zip(first["results"], second["results"], strict=True):
+        cells = _page_row(rows, f"`{a['config']}`", str(a["batch_size"]))
+        expected = [_pair(a["ratios"][key], b["ratios"][key], _r2)
+                    for key in ("load_disk", "profile_load_disk_values", "profile_load_disk_whole_chunks")
+                    if key in a["ratios"]]
+        assert cells[: len(expected)] == expected, a["config"]
+        assert all(cell.startswith("- ") for cell in cells[len(expected):]), a["config"]
+    loads = [run["machine"][key] for run in (first, second) for key in ("load_average_1m_before", "load_average_1m")]
+    assert f"1-minute load {min(loads):.1f} to {max(loads):.1f}" in text
+
+
+def test_page_quotes_the_random_labels_tfds_build():
+    payload = _results("tfds_build_random_labels_2.0.0_quick.json")
+    (build,) = payload["builds"]
+    rows = _table_after("--json benchmarks/results/tfds_build_quick.json")
+    assert _page_row(rows, "`random_labels/t672_f16` (train 320), dataset 2.0.0, 2026-12-02") == [
+        f"{build['seqtasks']['examples']:,}", f"{build['seqtasks']['record_bytes'] / 2**20:.1f}",
+        f"{build['seqtasks']['examples_per_s']:,.0f}", f"{build['trivial']['examples_per_s']:,.0f}",
+        f"{build['ratio']:.2f}", f"{build['beam_over_plain']:.2f}",
+    ]
+
+
+@pytest.mark.slow
+def test_input_pipeline_encodings_mode_writes_what_the_page_quotes(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    import bench_input_pipeline
+
+    with pytest.raises(SystemExit):
+        bench_input_pipeline.parse_args(["--encodings", "--profile"])
+    out = tmp_path / "encodings.json"
+    payload = bench_input_pipeline.main(["--quick", "--encodings", "--repeats", "1", "--batch-sizes", "256",
+                                         "--configs", "random_labels/t48_f16", "--data_dir", str(tmp_path / "tfds"),
+                                         "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(payload))
+    assert payload["encodings"] and payload["repeats"] == 1
+    assert payload["command"].startswith("python ") and "--encodings" in payload["command"]
+    (result,) = payload["results"]
+    rates = result["rates_examples_per_s"]
+    assert set(rates) == {"ceiling", "load_disk", "profile_load_disk_values"}  # 3 KB records: no pieces
+    assert result["records_per_parse"] == {"load": 256, "whole_chunks": 256}
+    for key in ("load_disk", "profile_load_disk_values"):
+        assert result["ratios"][key] == pytest.approx(rates[key]["median"] / rates["ceiling"]["median"])
+        assert result["ratios_per_cpu_second"][key] > 0

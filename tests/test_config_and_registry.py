@@ -1,5 +1,6 @@
 """Every invalid parameter raises ValueError naming the parameter, the value and the allowed range."""
 
+import ast
 import dataclasses
 import subprocess
 import sys
@@ -73,26 +74,34 @@ def test_registry_lists_tasks_and_presets():
     assert seqtasks.make("reber_grammar", max_length=30).config.max_length == 30
 
 
-# The TensorFlow layer; everything else in seqtasks but seqtasks/stability is the numpy core.
-TF_LAYER = ("seqtasks.tf_data", "seqtasks.tfds_builders", "seqtasks.tfds_cli")
+# The subpackages that may import TensorFlow and Keras; every other module of seqtasks is the numpy core.
+TF_FOLDERS = ("tf", "stability")  # seqtasks/tf/ (the TensorFlow layer), seqtasks/stability/ (the stability kit)
+
+
+def seqtasks_modules() -> dict[str, Path]:
+    """Every module of seqtasks and its file, found on disk (importing packages to walk them could import TensorFlow)."""
+    root = Path(seqtasks.__file__).resolve().parent
+    modules = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
 
 
 def numpy_core_modules() -> list[str]:
-    """The numpy core's modules, found on disk (importing packages to walk them could import TensorFlow)."""
-    root = Path(seqtasks.__file__).resolve().parent
-    names = []
-    for path in sorted(root.rglob("*.py")):
-        parts = path.relative_to(root.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        if name not in (*TF_LAYER, "seqtasks.__main__") and not name.startswith("seqtasks.stability"):
-            names.append(name)
-    return names
+    """The numpy core: every module of seqtasks outside ``seqtasks/tf/`` and ``seqtasks/stability/``."""
+    return [
+        name for name, path in seqtasks_modules().items()
+        if name != "seqtasks.__main__"
+        and path.relative_to(Path(seqtasks.__file__).resolve().parent).parts[0] not in TF_FOLDERS
+    ]
 
 
 def test_the_numpy_core_imports_and_runs_without_tensorflow():
     """The import rule of docs/architecture.md: no numpy core module imports TensorFlow, Keras or tfds."""
     modules = numpy_core_modules()
     assert {"seqtasks.registry", "seqtasks.draws", "seqtasks.testing", "seqtasks.tasks.base"} <= set(modules)
+    assert {"seqtasks.tf.builders", "seqtasks.tf.pipelines", "seqtasks.tf.build_cli"} <= set(seqtasks_modules()) - set(modules)
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -100,7 +109,23 @@ def test_the_numpy_core_imports_and_runs_without_tensorflow():
         "from seqtasks.testing import check_task, make_test_task\n"
         "[seqtasks.make(t).sample(2) for t in seqtasks.list_tasks()]\n"
         "[check_task(make_test_task(t)) for t in seqtasks.list_tasks()]\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tensorflow_datasets'}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tensorflow_datasets', 'baselines'}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_nothing_in_seqtasks_imports_baselines():
+    """The import rule of docs/architecture.md: no module under seqtasks (TensorFlow layer and stability
+    kit included) imports ``baselines``, at the top or inside a function."""
+    offenders = []
+    for name, path in seqtasks_modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                targets = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{name}:{node.lineno} {target}" for target in targets if target.split(".")[0] == "baselines"]
+    assert offenders == []

@@ -162,8 +162,8 @@ def test_trainer_scores_equal_independent_scores_on_tfds_loaded_data(tmp_path, f
     from baselines.train import _jsonable, train
     from seqtasks import metrics
     from seqtasks.tasks.base import Preset
-    from seqtasks.tf_data import load
-    from seqtasks.tfds_builders import builder_config_for
+    from seqtasks.tf.builders import builder_config_for
+    from seqtasks.tf.pipelines import load
 
     recipe, name, overrides, sizes, train_sizes = _TINY[family]
     task = seqtasks.make(name, **overrides)

@@ -100,7 +100,7 @@ def test_version_2_inputs_are_float32_ziggurat_normals():
 
 def test_tfds_stores_the_inputs_as_raw_bytes():
     tfds = pytest.importorskip("tensorflow_datasets")
-    from seqtasks.tfds_builders import features_for
+    from seqtasks.tf.builders import features_for
 
     task = seqtasks.make("random_labels/t48_f16")
     features = features_for(task)
@@ -114,18 +114,18 @@ def test_tfds_stores_the_inputs_as_raw_bytes():
 def test_load_joins_pieces_of_a_batch_of_large_records(tmp_path, monkeypatch):
     """Batches of large fixed-size records are parsed in pieces and joined: still the numpy reference."""
     tfds = pytest.importorskip("tensorflow_datasets")
-    from seqtasks import tf_data
     from seqtasks.encoding import to_supervised
     from seqtasks.registry import task_class
-    from seqtasks.tfds_builders import builder_config_for
+    from seqtasks.tf import pipelines
+    from seqtasks.tf.builders import builder_config_for
 
     config = builder_config_for(task_class("random_labels").test_preset, task_class("random_labels").version)
-    monkeypatch.setattr(tf_data, "LOAD_BYTES_PER_CHUNK", 3 * (6 * 3 * 4 + 8))  # three records per piece
+    monkeypatch.setattr(pipelines, "LOAD_BYTES_PER_CHUNK", 3 * (6 * 3 * 4 + 8))  # three records per piece
     task = task_class("random_labels")(config.preset.config)
     builder = tfds.builder("random_labels", config=config, data_dir=tmp_path)
-    assert [tf_data.records_per_parse(builder, ("inputs", "label"), b) for b in (7, 2)] == [3, 2]  # pieces; one batch
+    assert [pipelines.records_per_parse(builder, ("inputs", "label"), b) for b in (7, 2)] == [3, 2]  # pieces; one batch
     for batch_size in (7, 2):
-        dataset = tf_data.load("random_labels", "validation", batch_size, data_dir=tmp_path, builder_config=config,
+        dataset = pipelines.load("random_labels", "validation", batch_size, data_dir=tmp_path, builder_config=config,
                                cache=False)
         batches = list(dataset)
         size = config.preset.split_sizes["validation"]

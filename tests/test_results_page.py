@@ -50,6 +50,19 @@ def test_published_results_validate_and_match_their_page():
     for run in document["runs"]:
         note = stale_version_note(run["dataset_version"], seqtasks.make(run["dataset"]).version)
         assert note is None or note in sections[run["dataset"]], f"{run['dataset']}: mark or rerun its runs"
+    # Every record is its run's archived metrics.json (what `reproduce` rewrites the page from on a fresh
+    # checkout), and the archive holds no run the page does not show.
+    from baselines.report import run_record
+    from baselines.reproduce import ARCHIVE_DIR
+
+    archived = {path.relative_to(ARCHIVE_DIR).as_posix(): path for path in ARCHIVE_DIR.rglob("*.json")}
+    names = {}
+    for run in document["runs"]:
+        task = next(t for t, info in document["tasks"].items() if info["dataset"] == run["dataset"])
+        names[f"{task}/{run['model']}/seed{run['seed']}.json"] = run
+    assert sorted(archived) == sorted(names), "docs/results_runs/grid must hold exactly the page's runs"
+    for name, record in names.items():
+        assert json.loads(json.dumps(run_record(json.loads(archived[name].read_text())))) == record, name
     # The CPU time the page states is the runs' sum.
     hours = re.search(r"CPU time: ([0-9.]+) h summed over the (\d+) runs", page)
     assert hours and int(hours.group(2)) == len(document["runs"])

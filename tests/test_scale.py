@@ -1,5 +1,5 @@
 """Scale on real engines: two-worker training and one input shard per replica (Beam with two
-worker processes: ``tests/test_tfds_builders.py``).
+worker processes: ``tests/test_builders.py``).
 
 Each test starts processes of its own (the strategies and logical devices must be set up
 before TensorFlow starts), so all are ``slow``; none asserts a duration.
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import seqtasks
-from seqtasks import tf_data
 from seqtasks.encoding import to_supervised
+from seqtasks.tf import pipelines
 from tfds_helpers import TINY_REVERSAL
 
 TESTS = Path(__file__).resolve().parent
@@ -103,7 +103,7 @@ def test_load_and_stream_give_each_replica_its_own_deterministic_shard(tmp_path)
 
     # stream: replica r gets generator calls r, r + 2, ... of the one-pipeline stream.
     task = seqtasks.make("reber_grammar/embedded")
-    per_call = tf_data.stream_batches_per_call(task, batch_size)
+    per_call = pipelines.stream_batches_per_call(task, batch_size)
     for replica in range(replicas):
         for step in range(stream_batches):
             index = (replica + replicas * (step // per_call)) * per_call + step % per_call

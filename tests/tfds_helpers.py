@@ -9,7 +9,7 @@ from pathlib import Path
 from seqtasks.registry import task_class
 from seqtasks.tasks.base import Preset
 from seqtasks.tasks.sequence_reversal import ReversalConfig, SequenceReversal
-from seqtasks.tfds_builders import SeqtasksBuilderConfig, builder_config_for
+from seqtasks.tf.builders import SeqtasksBuilderConfig, builder_config_for
 
 
 def builder_config_of(task_name: str) -> SeqtasksBuilderConfig:

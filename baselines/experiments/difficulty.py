@@ -18,6 +18,7 @@ Usage::
     python -m baselines.experiments.difficulty --quick              # the recipes' quick sizes, 1 seed
     python -m baselines.experiments.difficulty --seeds 3 --json out.json
     python -m baselines.experiments.difficulty --tasks reber_grammar --models lstm gru
+    python -m baselines.experiments.difficulty --replot benchmarks/results/difficulty_full_*.json
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def run_curve(
 
 
 def plot_curve(curve: Curve, points: list[dict[str, Any]], path: str, seeds: int) -> None:
-    """Writes one PNG: the score against the knob, one line per model (median over seeds)."""
+    """Writes one PNG: the score against the knob, one line per model (median over seeds) and,
+    with more than one seed, a band from the worst to the best seed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,15 +148,37 @@ def plot_curve(curve: Curve, points: list[dict[str, Any]], path: str, seeds: int
     figure, axis = plt.subplots(figsize=(5, 3.5), dpi=120)
     for model in dict.fromkeys(point["model"] for point in points):
         mine = [point for point in points if point["model"] == model]
-        axis.plot([str(p["value"]) for p in mine], [p["median"] for p in mine], marker="o", label=model)
+        positions = range(len(mine))
+        line = axis.plot(positions, [p["median"] for p in mine], marker="o", label=model)[0]
+        if any(len(p["scores"]) > 1 for p in mine):
+            axis.fill_between(positions, [min(p["scores"]) for p in mine], [max(p["scores"]) for p in mine],
+                              alpha=0.15, color=line.get_color())
+        axis.set_xticks(list(positions), [str(p["value"]) for p in mine])
     axis.set_xlabel(curve.knob)
     axis.set_ylabel(curve.score_label)
-    axis.set_title(f"{curve.task} (median of {seeds} seed{'s' if seeds > 1 else ''})", fontsize=9)
+    band = ", band: min..max" if seeds > 1 else ""
+    axis.set_title(f"{curve.task} (median of {seeds} seed{'s' if seeds > 1 else ''}{band})", fontsize=9)
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def replot(paths: Sequence[str], plots: str) -> list[str]:
+    """Redraws the figures of recorded runs (``--json`` outputs) without training; returns the PNG paths."""
+    import json
+
+    written = []
+    for source in paths:
+        points = json.loads(Path(source).read_text())["points"]
+        for curve in CURVES:
+            mine = [point for point in points if point["task"] == curve.task and point["knob"] == curve.knob]
+            if mine:
+                path = os.path.join(plots, f"difficulty_{curve.task.partition('/')[0]}.png")
+                plot_curve(curve, mine, path, max(len(point["scores"]) for point in mine))
+                written.append(path)
+    return written
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -169,6 +193,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--plots", default=str(FIGURES), help="directory of the PNGs (default docs/figures)")
     parser.add_argument("--json", metavar="OUT", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--replot", nargs="+", metavar="JSON", default=None,
+        help="train nothing: redraw the figures from these --json outputs",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"invalid --seeds={args.seeds}; allowed: an integer >= 1")
@@ -190,8 +218,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    import_tensorflow()
     os.makedirs(args.plots, exist_ok=True)
+    if args.replot:
+        for path in replot(args.replot, args.plots):
+            print(f"wrote {path}", flush=True)
+        return {"replotted": args.replot}
+    import_tensorflow()
     curves = [c for c in CURVES if not args.tasks or c.task.partition("/")[0] in args.tasks]
     all_points = []
     with tempfile.TemporaryDirectory(prefix="seqtasks_difficulty_") as scratch:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import seqtasks
-from seqtasks.testing import check_task, make_test_task
+from seqtasks.testing import builder_test_case, check_task, make_test_task
 
 
 def test_the_task_passes_the_task_author_checks():
@@ -50,3 +50,8 @@ def test_lengths_are_uniform_in_every_split():
 def test_bad_length_names_the_parameter():
     with pytest.raises(ValueError, match="max_length=2"):
         seqtasks.make("running_parity", max_length=2)
+
+
+# tfds's own builder tests (build every split of the test preset, check sizes and disjointness), as
+# tests/test_builders.py runs them for the built-in tasks: the task needs no builder of its own.
+RunningParityBuilderTest = builder_test_case("running_parity")

@@ -185,7 +185,7 @@ def render(task_name: str) -> str:
     task = cls(preset.config)
     card = _card(cls)
     default = f"{task_name}/{cls.default_preset}"
-    from seqtasks.tfds_builders import supervised_keys_for  # noqa: PLC0415 - tfds only for this line
+    from seqtasks.tf.builders import supervised_keys_for  # noqa: PLC0415 - tfds only for this line
 
     keys = supervised_keys_for(task)
     parts = [

@@ -12,9 +12,9 @@ import pytest
 import tensorflow_datasets as tfds
 
 import seqtasks
-from seqtasks import tfds_builders
 from seqtasks.fingerprint import fingerprint
 from seqtasks.testing import builder_test_case
+from seqtasks.tf import builders
 from tfds_helpers import TINY_CHAR_TO_VECTOR, TINY_RANDOM_LABELS, TINY_REBER, TINY_REVERSAL, file_digests
 
 # tfds's own builder tests, at each task's test preset. Short lengths (fewer than 1,024 distinct
@@ -46,9 +46,9 @@ CONTRACT = {
 
 
 def test_every_task_has_a_builder_with_a_config_per_preset():
-    assert set(tfds_builders.BUILDERS) == set(seqtasks.list_tasks())
+    assert set(builders.BUILDERS) == set(seqtasks.list_tasks())
     registered = set(tfds.list_builders(with_community_datasets=False))
-    for task_name, builder_cls in tfds_builders.BUILDERS.items():
+    for task_name, builder_cls in builders.BUILDERS.items():
         assert task_name in registered
         assert [c.name for c in builder_cls.BUILDER_CONFIGS] == seqtasks.list_presets(task_name)
 
@@ -156,7 +156,7 @@ def test_build_matches_recorded_fingerprint(embedded_reber):
     ids=["sequence_reversal", "char_to_vector"],
 )
 def test_tfds_load_variable_length_splits(builder_config, task_name, tmp_path):
-    task = tfds_builders.BUILDERS[task_name](config=builder_config, data_dir=tmp_path).task
+    task = builders.BUILDERS[task_name](config=builder_config, data_dir=tmp_path).task
     field = task.sequence_fields[0]
     splits = {}
     for split in task.splits:
@@ -189,14 +189,14 @@ def test_tfds_load_variable_length_splits(builder_config, task_name, tmp_path):
 
 
 def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
-    original = tfds_builders.serialized_examples_in_range
+    original = builders.serialized_examples_in_range
 
     def failing_on_test_split(example_range, task_cls, config, split, specs):
         if split == "test":
             raise KeyboardInterrupt("simulated interruption")
         return original(example_range, task_cls, config, split, specs)
 
-    monkeypatch.setattr(tfds_builders, "serialized_examples_in_range", failing_on_test_split)
+    monkeypatch.setattr(builders, "serialized_examples_in_range", failing_on_test_split)
     builder = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
     with pytest.raises(KeyboardInterrupt):
         builder.download_and_prepare()
@@ -208,7 +208,7 @@ def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="not found|prepare"):
         tfds.load("sequence_reversal", split="train", data_dir=tmp_path, download=False,
                   builder_kwargs={"config": TINY_REVERSAL})
-    monkeypatch.setattr(tfds_builders, "serialized_examples_in_range", original)
+    monkeypatch.setattr(builders, "serialized_examples_in_range", original)
     fresh.download_and_prepare()
     assert fresh.is_prepared() and fresh.info.splits["test"].num_examples == TINY_REVERSAL.preset.split_sizes["test"]
 
@@ -279,7 +279,7 @@ def test_build_from_arrays_writes_the_files_of_tfds_encoding(builder_config, tas
     """The plain build (records serialized from the arrays) writes the files of tfds's per-example path."""
     from_arrays = tfds.builder(task_name, config=builder_config, data_dir=tmp_path / "arrays")
     from_arrays.download_and_prepare()
-    monkeypatch.setattr(tfds_builders, "WRITE_FROM_ARRAYS", False)  # tfds's feature encoding, as Beam builds do
+    monkeypatch.setattr(builders, "WRITE_FROM_ARRAYS", False)  # tfds's feature encoding, as Beam builds do
     through_tfds = tfds.builder(task_name, config=builder_config, data_dir=tmp_path / "tfds")
     through_tfds.download_and_prepare()
     arrays_files, tfds_files = file_digests(Path(from_arrays.data_dir)), file_digests(Path(through_tfds.data_dir))
@@ -294,14 +294,14 @@ def test_rerun_after_a_killed_build_removes_its_incomplete_folder(tmp_path):
     code = (
         "import os, signal, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
         "import tensorflow_datasets as tfds, seqtasks\n"
-        "from seqtasks import tfds_builders\n"
+        "from seqtasks.tf import builders\n"
         "from tfds_helpers import TINY_REVERSAL\n"
-        "original = tfds_builders.serialized_examples_in_range\n"
+        "original = builders.serialized_examples_in_range\n"
         "def killed_on_test(example_range, task_cls, config, split, specs):\n"
         "    if split == 'test':\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         "    return original(example_range, task_cls, config, split, specs)\n"
-        "tfds_builders.serialized_examples_in_range = killed_on_test\n"
+        "builders.serialized_examples_in_range = killed_on_test\n"
         "tfds.builder('sequence_reversal', config=TINY_REVERSAL, data_dir=sys.argv[3]).download_and_prepare()\n"
     )
     killed = subprocess.run(

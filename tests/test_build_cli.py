@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,20 @@ def test_seqtasks_build_shows_progress_path_and_sizes(tmp_path, capsys):
     assert "found reber_grammar/embedded" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_seqtasks_build_prints_no_tensorflow_start_up_banner(tmp_path):
+    """The console script's build holds back TensorFlow's load-time native log lines (seqtasks.tf.quiet)."""
+    env = {key: value for key, value in _env().items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # the default level
+    done = subprocess.run(
+        [sys.executable, "-m", "seqtasks", "build", "reber_grammar/embedded", "--data_dir", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"data: {tmp_path / 'reber_grammar' / 'embedded' / REBER_VERSION}" in " ".join(done.stdout.split())
+    assert "cpu_feature_guard" not in done.stderr, done.stderr[-2000:]
+    assert not re.search(r"^[IWE]\d{4} |absl::InitializeLog|oneDNN", done.stderr, re.MULTILINE), done.stderr[-2000:]
+
+
 def test_seqtasks_build_rejects_unknown_dataset(tmp_path, capsys):
     assert main(["build", "no_such_task", "--data_dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -95,7 +110,7 @@ def test_seqtasks_build_into_a_read_only_data_dir(tmp_path, capsys):
 
 
 def test_seqtasks_build_reports_a_file_error_while_writing(tmp_path, capsys, monkeypatch):
-    import seqtasks.tfds_builders as builders
+    from seqtasks.tf import builders
 
     def refuse(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "reber_grammar"))
@@ -125,7 +140,7 @@ def test_tfds_command_line_builds_with_imports_seqtasks(tmp_path):
 
 
 def test_beam_options_from_flags():
-    from seqtasks.tfds_cli import beam_pipeline_options
+    from seqtasks.tf.build_cli import beam_pipeline_options
 
     assert beam_pipeline_options(False, None) is None  # plain build
     if importlib.util.find_spec("apache_beam") is None:

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 import seqtasks
 from seqtasks.encoding import to_supervised
-from seqtasks import tf_data
-from seqtasks.tf_data import load, stream
+from seqtasks.tf import pipelines
+from seqtasks.tf.pipelines import load, stream
 from tfds_helpers import TINY_RANDOM_LABELS, TINY_READ_THEN_WRITE, TINY_REBER, TINY_REVERSAL, builder_config_of
 
 TINY = {task_name: builder_config_of(task_name) for task_name in seqtasks.list_tasks()}  # the test presets
@@ -58,7 +58,7 @@ def _reference(task, split: str, start: int, stop: int, **kwargs) -> tuple:
 @pytest.mark.parametrize("batch_size, chunk", [(3, 8), (300, 256)], ids=["chunks_of_batches", "one_batch_per_parse"])
 def test_load_every_epoch_matches_numpy_reference(task_name, cache, batch_size, chunk, data_dir, monkeypatch):
     """From disk (cache=False) and from the cache, batches cut from parsed chunks or parsed one by one."""
-    monkeypatch.setattr(tf_data, "LOAD_EXAMPLES_PER_CHUNK", chunk)  # (3, 8): chunks of 9 records, cut in 3
+    monkeypatch.setattr(pipelines, "LOAD_EXAMPLES_PER_CHUNK", chunk)  # (3, 8): chunks of 9 records, cut in 3
     config = TINY[task_name]
     task = seqtasks.registry.task_class(task_name)(config.preset.config)
     size = config.preset.split_sizes["train"] or task.natural_size("train")
@@ -172,7 +172,7 @@ def test_lazy_attributes_on_the_package():
 
 
 def test_stream_is_the_same_for_any_number_of_parallel_calls(monkeypatch):
-    monkeypatch.setattr(tf_data, "stream_batches_per_call", lambda task, batch_size: 2)  # many calls, few batches
+    monkeypatch.setattr(pipelines, "stream_batches_per_call", lambda task, batch_size: 2)  # many calls, few batches
     name, batch_size = "sequence_reversal/len1to40_vocab2", 5
     task = seqtasks.make(name)
     for parallel_calls in (1, 3, tf.data.AUTOTUNE):

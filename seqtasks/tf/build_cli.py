@@ -44,9 +44,12 @@ def beam_pipeline_options(beam: bool, options: str | None):
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Builds one dataset config and prints where it went and its split sizes."""
+    from seqtasks.tf.quiet import import_tensorflow
+
+    import_tensorflow()  # before tfds: TensorFlow's load-time banner held to TF_CPP_MIN_LOG_LEVEL
     import tensorflow_datasets as tfds
 
-    import seqtasks.tfds_builders  # noqa: F401 - registers the builders
+    import seqtasks.tf.builders  # noqa: F401 - registers the builders
 
     from seqtasks.cli import FileProblem, check_writable_folder, os_error_text
     from seqtasks.config import short_repr

@@ -28,7 +28,7 @@ from seqtasks.config import check_integer
 from seqtasks.encoding import INPUT_ENCODINGS
 from seqtasks.registry import make
 from seqtasks.tasks.base import SupervisedSpec, Task
-from seqtasks.tfds_builders import SeqtasksBuilder, SeqtasksBuilderConfig
+from seqtasks.tf.builders import SeqtasksBuilder, SeqtasksBuilderConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -298,7 +298,7 @@ def load(
             with ``shuffle``, the serialized records, reshuffled every epoch).
         builder_config: An unpublished configuration to build instead of the
             named config (``name`` is then the task name); see
-            :func:`seqtasks.tfds_builders.builder_config_for`.
+            :func:`seqtasks.tf.builders.builder_config_for`.
         input_context: From ``tf.distribute.Strategy.distribute_datasets_from_function``:
             input pipeline ``i`` of ``n`` reads examples ``i, i + n, i + 2n, ...``.
 
