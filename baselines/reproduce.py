@@ -160,9 +160,11 @@ def run_grid(
     ]
     finished: dict[tuple[str, str, int], dict[str, Any]] = {}
     pending: list[tuple[tuple[str, str, int], Path, list[str]]] = []
+    run_names: dict[tuple[str, str, int], str] = {}  # each run's directory name, also its archive file's
     for task, model, seed in grid:
         data_seed = seed if vary_data else 0
-        out = runs_dir / task / model / (f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}")
+        run_names[(task, model, seed)] = f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}"
+        out = runs_dir / task / model / run_names[(task, model, seed)]
         run = None if fresh else _reusable_run(task, model, out, archive_dir, quick, train_options)
         if run is not None:
             finished[(task, model, seed)] = run
@@ -213,8 +215,7 @@ def run_grid(
         if (task, model, seed) in finished:
             run = finished[(task, model, seed)]
             if archive_dir is not None:
-                archive_run(run, archive_path(archive_dir, task, model, f"seed{seed}" if not vary_data else
-                                              f"seed{seed}_data{seed}"))
+                archive_run(run, archive_path(archive_dir, task, model, run_names[(task, model, seed)]))
             results.setdefault((task, model), []).append(run)
     return results
 
