@@ -319,7 +319,7 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
     )
     if grid.train_options:
         mode += ", except " + ", ".join(f"{key}={value}" for key, value in grid.train_options.items())
-    versions = all_runs[0]["versions"]
+    versions = all_runs[0]["versions"]  # listed sorted: the same whether read from runs/ or the (key-sorted) archive
     machine = all_runs[0].get("machine", {})
     cpu_total = sum(run.get("cpu_time_s") or 0.0 for run in all_runs)
     per_task_cpu = {
@@ -343,7 +343,7 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         " `--fresh`)",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPU(s), accelerators: "
         f"{', '.join(machine.get('accelerators') or []) or 'none'}; {machine.get('platform', '')}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if k != "platform"),
         _floor_line(all_runs),
         _nan_line(all_runs),
         "- cells: mean ± sample std over seeds, then the best seed (`max`, or `min` where lower is better, as "
@@ -362,7 +362,7 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         "",
     ]
     latex = ["% Produced by: " + grid.command,
-             "% " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform")]
+             "% " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if k != "platform")]
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "command": grid.command,

@@ -169,7 +169,7 @@ def run_grid(
         if run is not None:
             finished[(task, model, seed)] = run
         elif train_missing:
-            argv = ["--model", model, "--task", task, "--seed", str(seed)]
+            argv = ["--model", model, "--task", _trained_config(task, model, quick), "--seed", str(seed)]
             argv += ["--quick"] * quick + ["--deterministic"] * deterministic
             argv += ["--data-seed", str(data_seed)] if vary_data else []
             for key, value in train_options.items():
@@ -233,6 +233,18 @@ def _reusable_run(
             if not stale_reason(run, get_recipe(recipe_name(task, model)), quick, train_options):
                 return run
     return None
+
+
+def _trained_config(task: str, model: str, quick: bool) -> str:
+    """The ``task/config`` that a run of the grid trains on: its recipe's, or its quick setting's.
+
+    Named in full on the command line, so that a run in a process of its own (``--jobs``) trains on
+    and records the same dataset as one in this process (a bare ``--task`` would override a quick
+    setting's config).
+    """
+    recipe = get_recipe(recipe_name(task, model))
+    quick_config = recipe.quick.task if quick and recipe.quick is not None else None
+    return quick_config or recipe.task
 
 
 def _train_in_process(out: Path, argv: Sequence[str]) -> dict[str, Any]:

@@ -230,6 +230,8 @@ def train(
         raise ValueError(
             f"invalid task={task_name!r} for recipe {recipe.name!r}; allowed: a config of {recipe.task.partition('/')[0]}"
         )
+    task_cls, preset = get_preset(task_name)  # its split sizes count, also for a run that overrides config fields
+    task_name = f"{task_cls.name}/{preset.name}"  # "char_to_vector" -> "char_to_vector/synthetic_d100" in the record
     overrides = {**quick_settings.task_overrides, **(task_overrides or {})}
     if steps is None:
         epochs = epochs or quick_settings.epochs or recipe.epochs
@@ -245,7 +247,6 @@ def train(
         tf.config.experimental.enable_op_determinism()
 
     the_task = make(task_name, **overrides)
-    _, preset = get_preset(task_name)  # its split sizes count, also for a run that overrides config fields
     target = recipe.target
     spec = the_task.supervised_spec(target)
     epoch_size = train_size or quick_settings.train_size or recipe.train_size

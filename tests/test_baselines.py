@@ -241,12 +241,14 @@ def test_locate_nan_stops_a_poisoned_run_and_reports_it(tmp_path):
 def test_cli_train_and_recipes(tmp_path, capsys):
     out = tmp_path / "run"
     code = baselines_main(
-        ["train", "--task", "sequence_reversal/len5_vocab10", "--model", "lstm", "--seed", "0", "--out", str(out),
+        ["train", "--task", "sequence_reversal", "--model", "lstm", "--seed", "0", "--out", str(out),
          "--epochs", "1", "--train-size", "64", "--eval-size", "32", "--verbose", "0"]
     )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["command"].startswith("python -m baselines train --task sequence_reversal/len5_vocab10")
+    assert metrics["command"].startswith("python -m baselines train --task sequence_reversal --model lstm")
+    # a bare task name trains its default config, and the record names that config
+    assert metrics["task"] == metrics["protocol"]["dataset"] == "sequence_reversal/len5_vocab10"
     assert len(metrics["final"]["test"]["per_position_accuracy"]) == 5
     assert baselines_main(["recipes"]) == 0
     assert "stable_bigru_char_to_vector" in capsys.readouterr().out
@@ -310,9 +312,17 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     assert [run["seed"] for run in runs] == [0, 1]
     for seed, run in enumerate(runs):
         out = tmp_path / "runs2" / "sequence_reversal" / "lstm" / f"seed{seed}"
-        assert run["command"] == (f"python -m baselines train --model lstm --task sequence_reversal --seed {seed} "
+        assert run["command"] == ("python -m baselines train --model lstm --task sequence_reversal/len5_vocab10 "
+                                  f"--seed {seed} "
                                   f"--quick --train-size 64 --eval-size 32 --epochs 1 --out {out}")
         assert (out / "train.log").exists() and run["final"]["test"]["token_accuracy"] >= 0
+        # a run in its own process trains on, and records, the config of the run in this process
+        in_process = results[("sequence_reversal", "lstm")][seed]
+        assert "/" in run["task"] and run["task"] == in_process["task"]
+        assert run["protocol"]["dataset"] == in_process["protocol"]["dataset"] == run["task"]
+    # A quick grid trains a recipe's quick config, also in a process of its own.
+    assert reproduce._trained_config("random_labels", "lstm", quick=True) == "random_labels/t48_f16"
+    assert reproduce._trained_config("random_labels", "lstm", quick=False) == "random_labels/t672_f16"
     # ... and a run made with other settings is no longer a result of the recipe.
     recipe = reproduce.get_recipe("stable_lstm_sequence_reversal")
     run = results[("sequence_reversal", "lstm")][0]
