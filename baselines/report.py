@@ -339,8 +339,8 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         + ", ".join(f"`{task}` {grid.seeds[task]}" for task in grid.tasks) + f"; {mode}",
         f"- CPU time: {cpu_total / 3600:.2f} h summed over the {len(all_runs)} runs ("
         + ", ".join(f"`{task}` {seconds / 60:.0f} min" for task, seconds in per_task_cpu.items())
-        + f"); this invocation took {grid.wall_seconds / 60:.1f} min of wall time (finished runs are reused unless"
-        " `--fresh`)",
+        + f"); this invocation spent {grid.wall_seconds / 60:.1f} min of wall time training and loading runs (finished"
+        " runs are reused unless `--fresh`; writing this page is not counted)",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPU(s), accelerators: "
         f"{', '.join(machine.get('accelerators') or []) or 'none'}; {machine.get('platform', '')}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if k != "platform"),
