@@ -75,6 +75,9 @@ class QuickSettings:
         }
 
 
+LEARNING_RATE_SCHEDULES = ("cosine",)
+"""The values of :attr:`Recipe.learning_rate_schedule` besides ``None``."""
+
 _FLAGS = (
     "stateful", "bidirectional", "fresh_data", "length_grouped", "fixed_width", "one_hot_targets", "stop_when_solved",
     "zoo", "naive",
@@ -111,6 +114,9 @@ class Recipe:
         model: The stable model kind (one of :data:`MODEL_KINDS`) of a stable recipe; ``None``: another model.
         units: The recurrent width its build uses (``None``: the build's own default).
         learning_rate: The learning rate its build uses (``None``: the build's own default).
+        learning_rate_schedule: How the learning rate changes over the run: ``None`` keeps the
+            build's rate; ``"cosine"`` decays it from that rate to zero over the run's updates
+            (``keras.optimizers.schedules.CosineDecay``), so the last updates barely move the weights.
         train_size: Examples per epoch of a ``fresh_data`` recipe (``None``: the preset's train size).
         one_hot_targets: One-hot encode sparse id targets (for a categorical, not sparse categorical, loss).
         eval_every_sequences: Score the test split every this many training sequences and record
@@ -137,6 +143,7 @@ class Recipe:
     model: str | None = None
     units: int | None = None
     learning_rate: float | None = None
+    learning_rate_schedule: str | None = None
     train_size: int | None = None
     one_hot_targets: bool = False
     eval_every_sequences: int | None = None
@@ -167,6 +174,11 @@ class Recipe:
                 rate is None or (is_number(rate) and rate > 0),
                 "a number > 0, or None",
             ),
+            (
+                "learning_rate_schedule",
+                self.learning_rate_schedule is None or self.learning_rate_schedule in LEARNING_RATE_SCHEDULES,
+                "one of " + ", ".join(map(repr, LEARNING_RATE_SCHEDULES)) + ", or None",
+            ),
             ("quick", self.quick is None or isinstance(self.quick, QuickSettings), "QuickSettings, or None"),
             ("length_grouped", self.fresh_data or not self.length_grouped, "True only with fresh_data=True"),
             (
@@ -187,7 +199,7 @@ class Recipe:
         reused, so they keep the form of the runs on disk: a zoo recipe records ``zoo``,
         ``one_hot_targets`` (when set) and ``naive``; any other recipe its schedule
         (``batch_size``, ``epochs``, ``units``, ``learning_rate``), the optional settings it
-        sets and its ``model``.
+        sets (``learning_rate_schedule`` among them) and its ``model``.
         """
         if self.zoo:
             return {"zoo": True, **({"one_hot_targets": True} if self.one_hot_targets else {}), "naive": self.naive}
@@ -196,6 +208,7 @@ class Recipe:
             "epochs": self.epochs,
             "units": self.units,
             "learning_rate": self.learning_rate,
+            "learning_rate_schedule": self.learning_rate_schedule,
             "eval_every_sequences": self.eval_every_sequences,
             "stop_when_solved": self.stop_when_solved or None,
             "quick": self.quick.record() if self.quick is not None else None,

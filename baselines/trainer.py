@@ -306,6 +306,12 @@ def train(
         train_lengths = length_range(the_task, train_arrays.batch)
     if steps is not None:
         epochs = -(-steps // len(batches))  # RunState stops the last epoch after the `steps`-th update
+    if recipe.learning_rate_schedule == "cosine":
+        # Keyed by the optimizer's update count, which BackupAndRestore restores, so a resumed run
+        # continues the same curve; the base is the built rate (a --lr override included).
+        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+            float(model.optimizer.learning_rate), steps if steps is not None else epochs * len(batches)
+        )
     findings = None
     if lint:
         from seqtasks.stability import check

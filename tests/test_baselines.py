@@ -199,6 +199,35 @@ def test_train_writes_model_metrics_and_curves(tmp_path, task_name, model_kind):
     assert ("length_report" in result) == ("test_long" in task.splits)
 
 
+def test_cosine_schedule_decays_the_rate_to_zero_over_exactly_the_runs_updates(tmp_path):
+    """random_labels' recipe asks for "cosine": update k of n uses lr * (1 + cos(pi k / n)) / 2."""
+    import dataclasses
+    import math
+
+    recipe = get_recipe(recipe_name("random_labels", "lstm"))
+    assert recipe.learning_rate_schedule == "cosine" and recipe.settings["learning_rate_schedule"] == "cosine"
+    with pytest.raises(ValueError, match="invalid learning_rate_schedule='linear'; allowed: one of 'cosine', or None"):
+        dataclasses.replace(recipe, learning_rate_schedule="linear")
+
+    class RecordRate(keras.callbacks.Callback):
+        rates: list[float] = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.rates.append(float(self.model.optimizer.learning_rate))
+
+    name, overrides = TINY_TASKS["random_labels"]
+    result = train(
+        recipe, task=name, task_overrides=overrides, out=tmp_path, verbose=0, epochs=2, train_size=64, eval_size=16,
+        callbacks=[RecordRate()],
+    )
+    updates = result["updates"]
+    assert updates == 4  # 2 epochs of 64 / 32 fresh batches
+    expected = [recipe.learning_rate * (1 + math.cos(math.pi * k / updates)) / 2 for k in range(updates)]
+    assert RecordRate.rates == pytest.approx(expected, rel=1e-5)
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert int(model.optimizer.iterations) == updates and float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
+
+
 def test_train_rejects_bad_parameters(tmp_path):
     with pytest.raises(ValueError, match="invalid strategy='tpu'; allowed: one of default, mirrored, multiworker"):
         train(recipe_name("reber_grammar", "lstm"), out=tmp_path, strategy="tpu")

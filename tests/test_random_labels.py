@@ -92,7 +92,7 @@ def test_peak_memory_of_a_block_is_within_the_estimate(kwargs):
 def test_version_2_inputs_are_float32_ziggurat_normals():
     """2.0.0: the inputs of the default config are the float32 ziggurat normals themselves (never 0)."""
     task = seqtasks.make("random_labels/t48_f16")
-    assert task.version == "2.0.0" and "2.0.0" in task.release_notes and "1.0.0" in task.release_notes
+    assert task.version == "2.1.0" and {"2.1.0", "2.0.0", "1.0.0"} <= set(task.release_notes)
     x = task.sample(64)["inputs"]
     assert x.dtype == np.float32 and not (x == 0).any()
     assert len(np.unique(x)) > 0.999 * x.size  # 23 random bits besides the sign and the layer: few repeats
@@ -136,3 +136,15 @@ def test_load_joins_pieces_of_a_batch_of_large_records(tmp_path, monkeypatch):
             for got_array, want_array in zip(got, want):
                 assert got_array.numpy().dtype == want_array.dtype
                 np.testing.assert_array_equal(got_array.numpy(), want_array)
+
+
+@pytest.mark.parametrize("preset", ["t672_f16", "t48_f16", "t48_f16_unnormalised"])
+def test_version_2_1_test_splits_are_large_enough_to_tell_chance_auc_from_leakage(preset):
+    """2.1.0: 3,200 test examples = 100 blocks of 5 positives in 32, so the Mann-Whitney null std is
+    sqrt((n + 1) / (12 n0 n1)) = 0.014 and 0.5 +- 0.05 is more than three of them."""
+    task = seqtasks.make(f"random_labels/{preset}")
+    assert task.published_size("test") == 3_200
+    positives, negatives = 100 * 5, 100 * 27
+    expected = ((positives + negatives + 1) / (12 * positives * negatives)) ** 0.5
+    assert task.null_auc_spread("test") == pytest.approx(expected, rel=1e-12)
+    assert 0.05 > 3.5 * expected

@@ -123,7 +123,7 @@ def test_ridge_solves_its_normal_equations():
 
 def test_null_auc_spread_matches_random_predictors():
     task = seqtasks.make("random_labels/t48_f16")
-    labels = np.asarray(task.generate("test", 0, 320, seed=0)["label"]).reshape(-1)
+    labels = np.asarray(task.generate("test", 0, task.published_size("test"), seed=0)["label"]).reshape(-1)
     rng = np.random.default_rng(0)
     aucs = [roc_auc(labels, rng.random(len(labels))) for _ in range(2000)]
     assert abs(np.std(aucs) / task.null_auc_spread("test") - 1) < 0.08
@@ -159,7 +159,7 @@ def test_criteria_say_met_and_not_met_with_the_numbers():
 
 
 def test_published_size_is_the_presets_or_the_natural_size():
-    assert seqtasks.make("random_labels/t48_f16").published_size("test") == 320
+    assert seqtasks.make("random_labels/t48_f16").published_size("test") == 3_200
     assert seqtasks.make("reber_grammar/embedded").published_size("train") == 256
     words = seqtasks.make("char_to_vector/synthetic_d100", vocab_size=300, long_max_word_length=None)
     assert words.published_size("train") == words.natural_size("train") == len(words.split_words("train"))
@@ -167,7 +167,7 @@ def test_published_size_is_the_presets_or_the_natural_size():
         seqtasks.make("random_labels/t48_f16", time_steps=47).published_size("test")
     # Given a preset, its sizes count also for another config (a run that overrides config fields).
     _, preset = seqtasks.get_preset("random_labels/t48_f16")
-    assert seqtasks.make("random_labels/t48_f16", time_steps=47).published_size("test", preset) == 320
+    assert seqtasks.make("random_labels/t48_f16", time_steps=47).published_size("test", preset) == 3_200
     _, shared = seqtasks.get_preset("char_to_vector/synthetic_d100")
     assert words.published_size("train", shared) == words.natural_size("train")  # the preset says None
 
