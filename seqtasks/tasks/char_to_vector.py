@@ -997,8 +997,7 @@ class CharToVector(Task[CharToVectorConfig]):
         """Why a model falls short: how well it fits its own training words, against what they hold."""
         c = self.config
         words = self.generate("train", 0, self.published_size("train"), seed=0)["word"]
-        keys = np.concatenate([keys for _, keys in ngram_occurrences(np.asarray(words, dtype=str), c)])
-        distinct = len(np.unique(keys))
+        distinct = len(ngram_design(words, c)[3])  # its vocabulary: the distinct n-grams of the words
         fits = [run["per_epoch"][-1]["cosine_similarity"] for run in runs if run.get("per_epoch")]
         fit = f"{np.mean(fits):.3f} (mean over {len(fits)} seeds)" if fits else "not recorded"
         return (
