@@ -19,7 +19,14 @@ import seqtasks  # noqa: E402
 from baselines import reproduce  # noqa: E402
 from baselines.__main__ import main as baselines_main  # noqa: E402
 from baselines.data import EpochShuffledBatches, split_arrays  # noqa: E402
-from baselines.models import MODEL_KINDS, TASK_NAMES, build_model, recipe_name  # noqa: E402
+from baselines.models import (  # noqa: E402
+    MODEL_KINDS,
+    TASK_NAMES,
+    build_model,
+    config_recipe_tasks,
+    recipe_name,
+    stable_settings,
+)
 from baselines.recipes import get_recipe, list_recipes  # noqa: E402
 from baselines.train import train  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
@@ -48,6 +55,29 @@ def test_every_task_and_model_has_a_registered_stable_recipe():
             recipe = get_recipe(recipe_name(task_name, model))
             assert recipe.name in names and recipe.task.startswith(task_name + "/")
             assert recipe.model == model
+
+
+def test_the_recipe_table_in_the_docs_states_each_recipes_settings():
+    """docs/baselines.md's table of the stable recipe lists every tuned task and config recipe with
+    the units, learning rate, batch size and epochs that `stable_settings` trains with."""
+    text = (REPO / "docs" / "baselines.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`") and "/" in cells[0]:
+            rows[cells[0].strip("`")] = cells[1:5]
+    expected = {}
+    for name in (*TASK_NAMES, *config_recipe_tasks()):
+        settings = stable_settings(name)
+        expected[settings["task"]] = [
+            str(settings["units"]),
+            f"{settings['learning_rate']:.0e}".replace("e-0", "e-"),
+            str(settings["batch_size"]),
+            str(settings["epochs"]),
+        ]
+    assert set(rows) == set(expected)
+    for task, (units, rate, batch, epochs) in rows.items():
+        assert [units, rate, batch, epochs.split()[0]] == expected[task], task
 
 
 def test_recipes_are_typed_and_checked_on_construction():

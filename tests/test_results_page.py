@@ -158,6 +158,24 @@ def test_criteria_say_met_and_not_met_with_the_numbers():
     assert seqtasks.make("sequence_reversal/len1to40_vocab2").published_references() == ()  # aligned: not comparable
 
 
+def test_a_reversal_shortfall_says_whether_the_runs_were_still_learning():
+    reversal = seqtasks.make("sequence_reversal/reverse_string")
+
+    def run(curve):
+        epochs = [{"val_token_accuracy": value} for value in curve]
+        return _run("gru", final={"test": {"token_accuracy": curve[-1]}}, per_epoch=epochs, updates=500 * len(curve))
+
+    rising = reversal.results_criteria([run([0.5, 0.8, 0.84, 0.86, 0.88]), run([0.5, 0.8, 0.85, 0.85, 0.86])])
+    # Over the last 3 epochs (1,500 of 2,500 updates): +0.08 and +0.06.
+    assert rising[0].startswith("NOT met: gru reaches token accuracy 0.95")
+    assert "changed by +0.070 on average over the last 1,500 updates (+0.060..+0.080 over 2 seeds)" in rising[0]
+    assert "still rising" in rising[0]
+    flat = reversal.results_criteria([run([0.5, 0.9, 0.85, 0.86, 0.88]), run([0.5, 0.8, 0.85, 0.85, 0.86])])
+    assert "(-0.020..+0.060 over 2 seeds)" in flat[0] and "not rising in every seed" in flat[0]
+    solved = reversal.results_criteria([run([0.5, 0.9, 0.95, 0.96, 0.97])])
+    assert solved[0].startswith("met") and "evidence" not in solved[0]
+
+
 def test_published_size_is_the_presets_or_the_natural_size():
     assert seqtasks.make("random_labels/t48_f16").published_size("test") == 3_200
     assert seqtasks.make("reber_grammar/embedded").published_size("train") == 256

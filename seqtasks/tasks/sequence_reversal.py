@@ -359,9 +359,12 @@ class SequenceReversal(Task[ReversalConfig]):
             else:
                 accuracy = [test["token_accuracy"] for test in tests]
                 reached = sum(value >= 0.95 for value in accuracy)
-                lines.append(f"{'met' if reached == len(mine) else 'NOT met'}: {model} reaches token accuracy 0.95 on "
-                             f"the training lengths (test) in {reached} of {len(mine)} seeds "
-                             f"(measured {min(accuracy):.3f}..{max(accuracy):.3f})")
+                line = (f"{'met' if reached == len(mine) else 'NOT met'}: {model} reaches token accuracy 0.95 on "
+                        f"the training lengths (test) in {reached} of {len(mine)} seeds "
+                        f"(measured {min(accuracy):.3f}..{max(accuracy):.3f})")
+                if reached < len(mine):
+                    line += self._learning_trend(mine)
+                lines.append(line)
                 scores = [run.get("length_scores", {}).get("test_long") for run in mine]
                 scores = [score for score in scores if score is not None]
                 if scores and self.published_references():
@@ -373,6 +376,32 @@ class SequenceReversal(Task[ReversalConfig]):
                         "Deletang et al. (0.609, their best run)"
                     )
         return lines
+
+    LATE_EPOCHS = 3
+    """How many final epochs the trend of a run short of its target is measured over."""
+
+    def _learning_trend(self, runs: Sequence[Mapping[str, Any]]) -> str:
+        """Evidence for a shortfall: how validation token accuracy moved over the last epochs, i.e.
+        whether the runs were still improving when their budget of updates ended."""
+        curves = [
+            run["per_epoch"]
+            for run in runs
+            if len(run.get("per_epoch") or ()) > self.LATE_EPOCHS and "val_token_accuracy" in run["per_epoch"][-1]
+        ]
+        if not curves:
+            return ""
+        gains = [curve[-1]["val_token_accuracy"] - curve[-1 - self.LATE_EPOCHS]["val_token_accuracy"] for curve in curves]
+        updates = {run["updates"] * self.LATE_EPOCHS // len(run["per_epoch"]) for run in runs if run.get("updates")}
+        span = f"the last {updates.pop():,} updates" if len(updates) == 1 else f"the last {self.LATE_EPOCHS} epochs"
+        verdict = (
+            "still rising when training stops, so the budget of updates, not a plateau, is what falls short"
+            if min(gains) > 0
+            else "not rising in every seed, so more updates alone may not reach the target"
+        )
+        return (
+            f"; evidence: validation token accuracy changed by {np.mean(gains):+.3f} on average over {span} "
+            f"({min(gains):+.3f}..{max(gains):+.3f} over {len(gains)} seeds): {verdict}"
+        )
 
 
 def reverse_padded(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
