@@ -383,15 +383,18 @@ class SequenceReversal(Task[ReversalConfig]):
     def _learning_trend(self, runs: Sequence[Mapping[str, Any]]) -> str:
         """Evidence for a shortfall: how validation token accuracy moved over the last epochs, i.e.
         whether the runs were still improving when their budget of updates ended."""
-        curves = [
-            run["per_epoch"]
+        traced = [
+            run
             for run in runs
             if len(run.get("per_epoch") or ()) > self.LATE_EPOCHS and "val_token_accuracy" in run["per_epoch"][-1]
         ]
-        if not curves:
+        if not traced:
             return ""
-        gains = [curve[-1]["val_token_accuracy"] - curve[-1 - self.LATE_EPOCHS]["val_token_accuracy"] for curve in curves]
-        updates = {run["updates"] * self.LATE_EPOCHS // len(run["per_epoch"]) for run in runs if run.get("updates")}
+        gains = [
+            run["per_epoch"][-1]["val_token_accuracy"] - run["per_epoch"][-1 - self.LATE_EPOCHS]["val_token_accuracy"]
+            for run in traced
+        ]
+        updates = {run["updates"] * self.LATE_EPOCHS // len(run["per_epoch"]) for run in traced if run.get("updates")}
         span = f"the last {updates.pop():,} updates" if len(updates) == 1 else f"the last {self.LATE_EPOCHS} epochs"
         verdict = (
             "still rising when training stops, so the budget of updates, not a plateau, is what falls short"
