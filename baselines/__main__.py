@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import warnings
 from collections.abc import Sequence
 
 from baselines.quiet import import_tensorflow
+from seqtasks.cli_common import os_error_text
 
 
 def _command(argv: Sequence[str]) -> str:
@@ -32,13 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings():
-            # Old zoo recipe names still run; say so on the command line (DeprecationWarning is hidden by default).
-            warnings.filterwarnings("default", message=r"recipe '.*' is deprecated", category=DeprecationWarning)
-            return _run(args, argv)
+        return _run(args, argv)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder that cannot be made or a file that cannot be written: one line
+        print(f"error: {os_error_text(error)}", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -51,13 +51,12 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return reproduce.run_from_args(args, command=_command(argv))
     if args.command == "zoo":
         return zoo_run.run_from_args(args, command=_command(argv))
-    from baselines.recipes import aliases, get_recipe, list_recipes
+    from baselines.recipes import get_recipe, list_recipes
 
+    print(f"{'recipe':40s} {'task':34s} description")
     for name in list_recipes():
         recipe = get_recipe(name)
         print(f"{name:40s} {recipe.task:34s} {recipe.description}")
-    for old, new in sorted(aliases().items()):
-        print(f"{old:40s} deprecated alias of {new}")
     return 0
 
 

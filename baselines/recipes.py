@@ -10,7 +10,6 @@ Both register here, so ``python -m baselines train --recipe NAME`` runs either.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,7 +17,6 @@ from seqtasks.config import check_integer, is_number, short_repr
 from seqtasks.encoding import INPUT_ENCODINGS
 
 _RECIPES: dict[str, "Recipe"] = {}
-_ALIASES: dict[str, str] = {}
 
 MODEL_KINDS = ("lstm", "gru", "bilstm", "bigru")
 """The stable baselines' model kinds (:func:`baselines.models.build_model` builds each; the ``--model`` choices)."""
@@ -223,42 +221,22 @@ class Recipe:
 
 def register_recipe(recipe: Recipe) -> Recipe:
     """Adds a recipe; names are unique."""
-    if recipe.name in _RECIPES or recipe.name in _ALIASES:
+    if recipe.name in _RECIPES:
         raise ValueError(f"recipe {recipe.name!r} is registered twice")
     _RECIPES[recipe.name] = recipe
     return recipe
 
 
-def register_alias(old: str, new: str) -> None:
-    """Keeps the retired recipe name ``old`` working as a deprecated alias of ``new``."""
-    if old in _RECIPES or _ALIASES.get(old, new) != new:
-        raise ValueError(f"invalid alias {old!r}; allowed: a name that is no recipe and no alias of another recipe")
-    _ALIASES[old] = new
-
-
-def aliases() -> dict[str, str]:
-    """The deprecated recipe names and the names that replace them."""
-    _load_all()
-    return dict(_ALIASES)
-
-
 def get_recipe(name: str) -> Recipe:
-    """The recipe registered under ``name``; a deprecated alias warns (``DeprecationWarning``) and resolves."""
+    """The recipe registered under ``name``."""
     _load_all()
-    if name in _ALIASES:
-        warnings.warn(
-            f"recipe {name!r} is deprecated; use {_ALIASES[name]!r} (old zoo names are listed in docs/stability.md)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        name = _ALIASES[name]
     if name not in _RECIPES:
         raise ValueError(f"invalid recipe {name!r}; allowed: one of " + ", ".join(sorted(_RECIPES)))
     return _RECIPES[name]
 
 
 def list_recipes() -> list[str]:
-    """All recipe names, sorted (deprecated aliases left out)."""
+    """All recipe names, sorted."""
     _load_all()
     return sorted(_RECIPES)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import sys
@@ -17,21 +16,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from seqtasks import fingerprint as fingerprints
+from seqtasks.cli_common import (
+    EXIT_FILE_ERROR,
+    EXIT_INVALID,
+    FileProblem,
+    check_writable_file,
+    current_umask,
+    check_writable_folder,
+    os_error_text,
+)
 from seqtasks.config import short_repr
 from seqtasks.registry import get_preset, list_presets, list_tasks, make
 
 console = Console()
 error_console = Console(stderr=True)
-
-EXIT_INVALID = 2
-"""Exit status of a bad argument or parameter (``ValueError``)."""
-EXIT_FILE_ERROR = 1
-"""Exit status of a file that cannot be read or written."""
-
-
-class FileProblem(Exception):
-    """A path the command cannot use; the message names it (printed without a traceback)."""
-
 
 def _parse_params(pairs: Sequence[str]) -> dict[str, object]:
     """Parses ``key=value`` overrides; values are JSON when they parse, else strings."""
@@ -45,45 +43,6 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, object]:
         except ValueError:  # not JSON, or a number beyond Python's int-to-str digit limit: the config rejects it
             params[key] = value
     return params
-
-
-def os_error_text(error: OSError, path: object | None = None) -> str:
-    """One line for an ``OSError``: the path and the reason, e.g. ``"/x/y: No space left on device"``."""
-    where = path if path is not None else (error.filename or "")
-    reason = error.strerror or (errno.errorcode.get(error.errno, "") if error.errno else "") or str(error)
-    return f"{where}: {reason}" if where else reason
-
-
-def check_writable_file(path: Path, option: str) -> None:
-    """Raises :class:`FileProblem` unless a file can be created at ``path`` (checked before any work).
-
-    Args:
-        path: Where the file will be written (its missing folders will be created).
-        option: The command-line option that named it, for the message.
-    """
-    if path.is_dir():
-        raise FileProblem(f"invalid {option}={str(path)!r}: it is an existing folder; allowed: a file path")
-    check_writable_folder(path.parent, option, path)
-
-
-def check_writable_folder(folder: Path, option: str, named: Path | None = None) -> None:
-    """Raises :class:`FileProblem` unless ``folder`` exists as a writable folder or can be created.
-
-    Args:
-        folder: The folder.
-        option: The command-line option that named it, for the message.
-        named: The path the user gave (default: ``folder``).
-    """
-    named = folder if named is None else named
-    existing = Path(os.path.abspath(folder))
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise FileProblem(
-            f"invalid {option}={str(named)!r}: {existing} is a file, not a folder; allowed: a path under a folder"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise FileProblem(f"invalid {option}={str(named)!r}: {existing}: permission denied (cannot write there)")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -116,12 +75,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_writable_file(out, "--out")  # before generating anything
     batch = task.sample(n, seed=args.seed, split=args.split)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temporary file in the same folder and rename: never a partial file.
         handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as error:
         raise FileProblem(f"cannot write --out={str(out)!r}: {os_error_text(error)}") from error
     try:
+        os.fchmod(handle, 0o666 & ~current_umask())  # mkstemp makes 0600; a written file gets what umask implies
         with os.fdopen(handle, "wb") as stream:
             if args.format == "npz":
                 np.savez_compressed(stream, **batch)

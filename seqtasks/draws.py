@@ -18,7 +18,7 @@ blocks. Block ``b`` of split ``s`` of a task with salt ``salt`` under user seed
 spawn_key=(SPLIT_IDS[s], b)))``, so any block can be generated alone.
 
 This is the module a task draws from (``Task._generate_block`` receives a
-:class:`Draws`); ``seqtasks._random``, its former private name, is an alias of it.
+:class:`Draws`).
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from seqtasks.tasks.base import Task
+from seqtasks.supervised import SupervisedTask
 
 INPUT_ENCODINGS = ("one_hot", "ids")
 
 
 def to_supervised(
-    task: Task, batch: Mapping[str, np.ndarray], inputs: str = "one_hot", target: str | None = None
+    task: SupervisedTask, batch: Mapping[str, np.ndarray], inputs: str = "one_hot", target: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encodes a batch for Keras.
 

@@ -31,12 +31,12 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # the tasks import this module's helpers; no import of tasks at run time
-    from seqtasks.tasks.base import Task
+from seqtasks.encoding import to_supervised
+from seqtasks.supervised import SupervisedTask
 
 PROBABILITY_EPSILON = 1e-7
 """Keras' clipping epsilon, so cross-entropies match ``model.evaluate``."""
@@ -250,7 +250,7 @@ HEADLINE_BY_TARGET_KIND = {
 
 
 def score_supervised(
-    task: Task, batch: Mapping[str, np.ndarray], predictions: np.ndarray, target: str | None = None
+    task: SupervisedTask, batch: Mapping[str, np.ndarray], predictions: np.ndarray, target: str | None = None
 ) -> dict[str, Any]:
     """The default evaluation of any task, from its supervised view alone.
 
@@ -269,8 +269,6 @@ def score_supervised(
         ``"dense"``: ``mse``, ``mean_cosine``;
         ``"binary"``: ``auc``, ``loss``, ``accuracy``, ``finite_fraction``.
     """
-    from seqtasks.encoding import to_supervised
-
     spec = task.supervised_spec(target)
     predictions = np.asarray(predictions)
     if spec.target_kind == "binary":
@@ -293,7 +291,7 @@ def score_supervised(
     }
 
 
-def evaluate(task: Task, batch: Mapping[str, np.ndarray], predictions: np.ndarray, **options: Any) -> dict[str, Any]:
+def evaluate(task: SupervisedTask, batch: Mapping[str, np.ndarray], predictions: np.ndarray, **options: Any) -> dict[str, Any]:
     """Scores predictions with the evaluation the task owns (``task.evaluate``).
 
     Args:
@@ -317,7 +315,7 @@ def select_rows(batch: Mapping[str, np.ndarray], rows: np.ndarray) -> dict[str, 
 
 
 def length_report(
-    task: Task,
+    task: SupervisedTask,
     batch: Mapping[str, np.ndarray],
     predictions: np.ndarray,
     *,

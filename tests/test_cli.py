@@ -66,6 +66,25 @@ def test_export_onto_an_existing_folder(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["taken"] and not any((tmp_path / "taken").iterdir())
 
 
+def test_export_into_a_missing_folder_is_refused_and_creates_nothing(tmp_path, capsys):
+    out = tmp_path / "missing" / "deeper" / "x.jsonl"
+    assert main(_export(out)) == 1
+    one_error_line(capsys, f"invalid --out={str(out)!r}", f"folder {out.parent} does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_export_writes_the_mode_the_umask_implies(tmp_path, mask):
+    old = os.umask(mask)
+    try:
+        assert main(_export(tmp_path / "x.jsonl")) == 0
+        assert main(_export(tmp_path / "x.npz", "--format", "npz")) == 0
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~mask  # what open(..., "w") would give: 0644 under 022, 0600 under 077, 0664 under 002
+    assert {oct((tmp_path / name).stat().st_mode & 0o777) for name in ("x.jsonl", "x.npz")} == {oct(expected)}
+
+
 @pytest.mark.parametrize("below", ["x.jsonl", "deeper/x.jsonl"])
 def test_export_under_a_path_whose_parent_is_a_file(tmp_path, capsys, below):
     (tmp_path / "file").write_text("")

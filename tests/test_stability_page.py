@@ -1,7 +1,7 @@
 """docs/stability.md quotes only what its evidence runs measured, on the current data.
 
 The page's tables and verdicts are generated from ``docs/stability_runs/<set>.json``
-(``python -m baselines.zoo_summary --page docs/stability.md``); the prose around them may
+(``python -m baselines.zoo.summary --page docs/stability.md``); the prose around them may
 quote a measured number only if a generated block of the same thread shows it.
 """
 
@@ -44,7 +44,7 @@ def test_every_evidence_set_and_thread_has_its_generated_block():
 
 def test_the_page_is_what_the_evidence_files_generate():
     assert render_page(_page(), EVIDENCE_DIR) == _page(), (
-        "docs/stability.md differs from its evidence; run `python -m baselines.zoo_summary --page docs/stability.md`"
+        "docs/stability.md differs from its evidence; run `python -m baselines.zoo.summary --page docs/stability.md`"
     )
 
 

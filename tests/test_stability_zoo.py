@@ -10,7 +10,6 @@ kit stays out of ``import seqtasks`` is the import rule of ``tests/test_config_a
 
 import dataclasses
 import json
-import warnings
 
 import keras
 import numpy as np
@@ -20,7 +19,7 @@ from baselines import zoo
 from baselines.zoo import runner as zoo_run
 from baselines.zoo import summary as zoo_summary
 from baselines.__main__ import main as baselines_main
-from baselines.recipes import aliases, get_recipe, list_recipes, register_alias
+from baselines.recipes import get_recipe, list_recipes
 from baselines.train import train
 from seqtasks.stability import BelowFloorWarning
 
@@ -126,28 +125,12 @@ def test_floor_detector_fires_on_the_clipped_zero_over_zero_loss_through_train(t
     assert not run["finite_predictions"]["validation"]  # the post: loss ~1e-7, every prediction NaN
 
 
-def test_old_zoo_names_warn_and_resolve():
-    assert set(aliases()) == set(zoo.RENAMED) and not set(zoo.RENAMED) & set(list_recipes())
-    for old, new in zoo.RENAMED.items():
-        with pytest.warns(DeprecationWarning, match=f"recipe '{old}' is deprecated; use '{new}'"):
-            assert get_recipe(old) is get_recipe(new)
-    assert sorted(zoo.RENAMED.values()) == sorted(ZOO_RECIPES)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        get_recipe("noise_relu_lstm")  # a current name does not warn
-    with pytest.raises(ValueError, match="invalid alias 'noise_relu_lstm'"):
-        register_alias("noise_relu_lstm", "reber_softmax_lstm")
-    with pytest.raises(ValueError, match="invalid alias 'seed000_fixed'"):
-        register_alias("seed000_fixed", "noise_relu_lstm")
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_cli_runs_an_old_name_with_a_warning(tmp_path):
-    command = ["train", "--recipe", "seed003_unnormalised", "--steps", "1", "--units", "4", "--eval-size", "32",
-               "--verbose", "0", "--out", str(tmp_path)]
-    with pytest.warns(DeprecationWarning, match="use 'unnormalised_sigmoid_bce'"):
-        assert baselines_main(command) == 0
-    assert json.loads((tmp_path / "metrics.json").read_text())["recipe"] == "unnormalised_sigmoid_bce"
+def test_retired_zoo_names_are_no_recipes():
+    # The zoo's pre-0.2 names (seedNNN_*) collided with --seed; they were aliases and are gone.
+    names = list_recipes()
+    assert set(ZOO_RECIPES) <= set(names) and not [name for name in names if name.startswith("seed0")]
+    with pytest.raises(ValueError, match="invalid recipe 'seed003_unnormalised'; allowed: one of "):
+        get_recipe("seed003_unnormalised")
 
 
 def test_train_rejects_bad_zoo_options(tmp_path, capsys):

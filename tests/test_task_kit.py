@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,10 +115,10 @@ def test_make_test_task_needs_a_registered_task():
         make_test_task("nope")
 
 
-def test_the_private_draws_module_is_an_alias_of_the_public_one():
-    from seqtasks import _random, draws
+def test_the_draws_module_is_public_and_its_former_private_alias_is_gone():
+    from seqtasks import draws
 
-    assert _random is draws and draws.Draws is _random.Draws
+    assert not (Path(draws.__file__).parent / "_random.py").exists()
     assert {"Draws", "block_bit_generator", "hash_rows", "salt_words"} <= set(draws.__all__)
 
 

@@ -9,4 +9,4 @@
 """
 
 from baselines.zoo.recipes import *  # noqa: F401,F403  (registers the recipes)
-from baselines.zoo.recipes import EVIDENCE, FIXED_RECIPES, NAIVE_RECIPES, RENAMED, THREADS, ZOO, Evidence  # noqa: F401
+from baselines.zoo.recipes import EVIDENCE, FIXED_RECIPES, NAIVE_RECIPES, THREADS, ZOO, Evidence  # noqa: F401

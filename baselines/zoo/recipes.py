@@ -23,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from baselines.recipes import Recipe, register_alias, register_recipe
+from baselines.recipes import Recipe, register_recipe
 
 
 def _per_target_cross_entropy() -> keras.losses.Loss:
@@ -238,23 +238,6 @@ THREADS: dict[str, str] = {
 }
 """The forum thread (seed thread number) each entry of :data:`ZOO` reproduces."""
 
-RENAMED: dict[str, str] = {
-    "seed000_softmax_lstm": "reber_softmax_lstm",
-    "seed000_fixed": "reber_softmax_lstm_fixed",
-    "seed001_relu_lstm": "noise_relu_lstm",
-    "seed001_relu_no_recurrent_dropout": "noise_relu_lstm_no_recurrent_dropout",
-    "seed001_fixed": "noise_relu_lstm_fixed",
-    "seed002_wide_mse": "word_vector_wide_mse",
-    "seed002_fixed": "word_vector_wide_mse_fixed",
-    "seed003_sigmoid_cce": "unnormalised_sigmoid_cce",
-    "seed003_unnormalised": "unnormalised_sigmoid_bce",
-    "seed003_fixed": "unnormalised_sigmoid_cce_fixed",
-    "seed004_stateful_lstm": "reversal_stateful_lstm",
-    "seed004_stateless_lstm": "reversal_stateless_lstm",
-    "seed004_bilstm": "reversal_stateful_lstm_fixed",
-}
-"""The zoo's retired names (they collided with ``--seed``) and their new names; both resolve."""
-
 NAIVE_RECIPES = tuple(name for names in ZOO.values() for name in names[:-1])
 FIXED_RECIPES = tuple(names[-1] for names in ZOO.values())
 
@@ -458,6 +441,3 @@ for _recipe in (
     ),
 ):
     register_recipe(_recipe)
-
-for _old, _new in RENAMED.items():
-    register_alias(_old, _new)

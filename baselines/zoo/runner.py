@@ -18,7 +18,6 @@ recipe next to its fix, 3 seeds, the settings ``docs/stability.md`` quotes) on
 the current dataset version and writes ``OUT/<name>.json`` (and, with
 ``--figures``, the threads' figures). A finished run whose ``metrics.json``
 matches is reused (``--fresh`` retrains), so an interrupted rerun continues.
-``python -m baselines.zoo_run`` is the same command.
 """
 
 from __future__ import annotations
@@ -100,7 +99,7 @@ def run_one(
     """Trains ``recipe`` for ``steps`` updates with weights and fresh data seeded by ``seed``; its ``metrics.json``.
 
     Args:
-        recipe: A recipe name (deprecated aliases resolve, with a warning).
+        recipe: A recipe name.
         seed: Seed of the initial weights and of the fresh training data, >= 0.
         steps: Training updates, >= 1.
         out: The run's output directory.
@@ -290,7 +289,7 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
             if args.figures and evidence.figure:
                 plot(runs, pathlib.Path(args.figures) / evidence.figure, _title(evidence.recipes, runs, len(seeds)))
         return 0
-    recipes = [get_recipe(name).name for name in args.recipes]  # validates names; aliases warn and resolve
+    recipes = [get_recipe(name).name for name in args.recipes]  # validates names
     seeds = range(args.first_seed, args.first_seed + (args.seeds or 3))
     settings = {"recipes": recipes, "seeds": list(seeds), "steps": args.steps or 50, "task": args.task,
                 "units": args.units, "learning_rate": args.lr}
@@ -310,7 +309,7 @@ def _title(recipes: Sequence[str], runs: Sequence[Mapping[str, Any]], seeds: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.zoo_run``: the same as ``python -m baselines zoo``."""
+    """``python -m baselines.zoo.runner``: the same as ``python -m baselines zoo``."""
     import_tensorflow()
     parser = argparse.ArgumentParser(prog="python -m baselines zoo", description=__doc__.splitlines()[0])
     add_arguments(parser)

@@ -1,7 +1,7 @@
 """Summarises failure-zoo runs as a markdown table.
 
-    python -m baselines.zoo_summary docs/stability_runs/noise_relu_lstm.json [more ...] [--plot PNG --title T]
-    python -m baselines.zoo_summary --page docs/stability.md [--evidence docs/stability_runs] [--check]
+    python -m baselines.zoo.summary docs/stability_runs/noise_relu_lstm.json [more ...] [--plot PNG --title T]
+    python -m baselines.zoo.summary --page docs/stability.md [--evidence docs/stability_runs] [--check]
 
 Reads the ``results.json`` files that ``python -m baselines zoo`` writes (its
 runs' ``metrics.json`` contents) or single runs' ``metrics.json`` files. One row
@@ -312,7 +312,7 @@ def render_page(text: str, runs_dir: pathlib.Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m baselines.zoo_summary", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m baselines.zoo.summary", description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="*", type=pathlib.Path, help="results.json of `python -m baselines zoo`, or metrics.json")
     parser.add_argument("--plot", type=pathlib.Path, default=None, help="also plot every run's curves into this PNG")
     parser.add_argument("--title", default="", help="title of the plot")

@@ -13,6 +13,9 @@ import numpy as np
 
 from seqtasks.config import TaskConfig, check_integer, short_repr
 from seqtasks.draws import Draws, block_bit_generator, hash_buckets, salt_words
+from seqtasks.encoding import to_supervised
+from seqtasks.metrics import HEADLINE_BY_TARGET_KIND, ReportColumn, score_supervised
+from seqtasks.supervised import SupervisedSpec
 
 ConfigT = TypeVar("ConfigT", bound=TaskConfig)
 
@@ -93,38 +96,6 @@ class Preset:
     config: TaskConfig
     split_sizes: Mapping[str, int | None]
     description: str
-
-
-@dataclasses.dataclass(frozen=True)
-class SupervisedSpec:
-    """How a task's examples become Keras ``(x, y, sample_weight)``.
-
-    Attributes:
-        input_field: Field fed to the model.
-        input_depth: One-hot depth of integer inputs; ``None`` for float inputs.
-        target_field: Field the model predicts.
-        target_kind: ``"sparse"`` (an id per step), ``"multi_hot"`` (a set per
-            step), ``"dense"`` (a vector per example) or ``"binary"`` (a 0/1 label
-            per example).
-        target_offset: For per-step targets, ``y[t] = target_field[t + offset]``
-            (1 for next-symbol prediction); steps without a target get weight 0.
-        weight_field: For per-step targets, a 0/1 field that multiplies the
-            padding weight (steps where it is 0 carry no loss and no score), e.g.
-            the reading steps of a read-then-write layout; ``None``: every
-            unpadded step counts.
-    """
-
-    input_field: str
-    input_depth: int | None
-    target_field: str
-    target_kind: str
-    target_offset: int = 0
-    weight_field: str | None = None
-
-    @property
-    def per_step(self) -> bool:
-        """True when there is a target at every time step."""
-        return self.target_kind in ("sparse", "multi_hot")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -585,8 +556,6 @@ class Task(abc.ABC, Generic[ConfigT]):
         Returns:
             A dict of floats (per-step views add ``per_position_accuracy``, an array).
         """
-        from seqtasks.metrics import score_supervised
-
         if options:
             raise ValueError(f"{self.name}: invalid evaluate options {sorted(options)}; allowed: target")
         return score_supervised(self, batch, predictions, target)
@@ -597,14 +566,10 @@ class Task(abc.ABC, Generic[ConfigT]):
         Default: the steps that carry a training target (``sample_weight > 0``);
         a layout with steps that only read input overrides this to score the output steps.
         """
-        from seqtasks.encoding import to_supervised
-
         return to_supervised(self, batch, inputs="ids", target=target)[2] > 0
 
     def headline_metric(self, target: str | None = None) -> str:
         """The one metric that summarises a model on this task (learning curves, solve checks)."""
-        from seqtasks.metrics import HEADLINE_BY_TARGET_KIND
-
         return HEADLINE_BY_TARGET_KIND[self.supervised_spec(target).target_kind]
 
     def ceiling(self, batch: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> dict[str, float]:
@@ -622,8 +587,6 @@ class Task(abc.ABC, Generic[ConfigT]):
 
     def report_columns(self, target: str | None = None) -> tuple[Any, ...]:
         """The columns of this task's results table (``seqtasks.metrics.ReportColumn``)."""
-        from seqtasks.metrics import ReportColumn
-
         headline = self.headline_metric(target)
         columns = [ReportColumn(f"test {headline}", headline, "test")]
         if "test_long" in self.splits:

@@ -51,7 +51,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     import seqtasks.tf.builders  # noqa: F401 - registers the builders
 
-    from seqtasks.cli import FileProblem, check_writable_folder, os_error_text
+    from seqtasks.cli_common import FileProblem, check_writable_folder, os_error_text
     from seqtasks.config import short_repr
     from seqtasks.registry import get_preset, list_tasks
 
