@@ -1,6 +1,8 @@
 # Two commands on a fresh machine with only Python 3.10+:
-#   make demo   - creates .venv, installs seqtasks, shows every task, checks fingerprints, trains a quick baseline
+#   make demo   - creates .venv, installs seqtasks, shows every task, checks fingerprints, trains the quick baseline grid
 #   make test   - creates .venv, installs seqtasks with test extras, runs the test suite
+#   make dist   - builds the sdist and the wheel into dist/ (the wheel ships `seqtasks` only; `baselines`
+#                 runs from this checkout as `python -m baselines`)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,12 +10,12 @@ BIN := $(VENV)/bin
 TF_EXTRA := $(if $(filter x86_64 AMD64,$(shell uname -m)),tf-cpu,tf)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
-.PHONY: demo test test-fast bench reproduce zoo-evidence docs docs-tasks clean
+.PHONY: demo test test-fast dist wheel-check bench reproduce zoo-evidence docs docs-tasks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(TF_EXTRA),test,bench,beam,docs]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(TF_EXTRA),test,bench,beam,docs,dist]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,6 +28,14 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+# Installs the built wheel into fresh virtualenvs (numpy only, then tf-cpu) and uses it from outside the checkout.
+wheel-check: $(STAMP)
+	.ci/wheel_check $(BIN)/python
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generators.py
@@ -46,4 +56,4 @@ docs-tasks: $(STAMP)
 	$(BIN)/python docs/tasks/generate_pages.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -251,9 +252,12 @@ def _train_in_process(out: Path, argv: Sequence[str]) -> dict[str, Any]:
     """Runs ``python -m baselines train ARGV`` in a process of its own; returns its ``metrics.json``."""
     out.mkdir(parents=True, exist_ok=True)
     log = out / "train.log"
+    # baselines runs from the checkout, not from an installed package: the child finds it wherever its cwd.
+    checkout = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")]))}
     with log.open("w") as stream:
         code = subprocess.call([sys.executable, "-m", "baselines", "train", *argv], stdout=stream,
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT, env=env)
     if code != 0:
         tail = "\n".join(log.read_text().splitlines()[-20:])
         raise RuntimeError(f"python -m baselines train {shlex.join(argv)} failed with exit code {code}:\n{tail}")

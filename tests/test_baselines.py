@@ -415,6 +415,7 @@ def test_the_command_line_prints_no_tensorflow_banner(tmp_path):
     import re
 
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(REPO)  # baselines runs from the checkout (the wheel ships seqtasks only)
     completed = subprocess.run(
         [sys.executable, "-m", "baselines", "recipes"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

@@ -111,8 +111,9 @@ def test_load_rejects_bad_parameters(parameter, value, data_dir):
 
 
 def test_load_without_download_refuses_missing_data(tmp_path):
-    with pytest.raises(AssertionError):
+    with pytest.raises(FileNotFoundError, match=r"dataset 'sequence_reversal' is not prepared in .*; allowed: download=True"):
         load("sequence_reversal", "test", 4, data_dir=tmp_path, builder_config=TINY_REVERSAL, download=False)
+    assert not any(tmp_path.rglob("*.tfrecord*"))  # nothing was built
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,10 @@ import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
@@ -240,9 +242,11 @@ def features_for(task: Task) -> tfds.features.FeaturesDict:
     for key, value in batch.items():
         value = np.asarray(value)
         if key in task.raw_bytes_fields:
-            features[key] = tfds.features.Tensor(
-                shape=value.shape[1:], dtype=value.dtype, encoding=tfds.features.Encoding.BYTES
-            )
+            feature = tfds.features.Tensor(shape=value.shape[1:], dtype=value.dtype, encoding=tfds.features.Encoding.BYTES)
+            # tfds's decoding of a BYTES tensor reads the deprecated ``.dtype`` (a cached property that logs
+            # "FeatureConnector.dtype is deprecated"); its value is known here, so fill the cache without the log.
+            feature.__dict__["dtype"] = feature.tf_dtype
+            features[key] = feature
         elif value.dtype.kind == "U":
             features[key] = tfds.features.Text()
         elif key in task.sequence_fields:
@@ -365,14 +369,44 @@ class SeqtasksBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             )
         return infos
 
+    def is_prepared(self) -> bool:
+        """Whether this config and version is prepared in ``data_dir``.
+
+        tfds's own check logs "Variant folder ... has no dataset_info.json" for every dataset
+        not built yet (the normal case before a first build); this is the same test, quietly:
+        the version folder holds ``dataset_info.json`` (a build writes it last, then renames
+        the folder into place).
+        """
+        return (epath.Path(self.data_path) / constants.DATASET_INFO_FILENAME).exists()
+
+    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
+        """tfds's ``download_and_prepare``, one build at a time per config and version and data folder.
+
+        Processes that prepare the same dataset at once (a job array sharing a fresh
+        ``data_dir``) take turns on a lock file beside the version folder
+        (:func:`build_lock_path`): the first builds, the others wait and then reuse its
+        files (their builder's info is read back from the folder). The lock is an OS lock
+        (``fcntl``), released when its process dies, so a killed build never blocks the next.
+        Data folders that are no local path (``gs://...``) are built without a lock.
+        """
+        lock = build_lock_path(self)
+        if lock is None:
+            super().download_and_prepare(*args, **kwargs)
+            return
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(lock)):
+            was_prepared = self.is_prepared()
+            super().download_and_prepare(*args, **kwargs)
+            if was_prepared and not self.info.splits:  # another process built it while this one waited
+                self.info.read_from_directory(self.data_dir)
+
     def _post_download_and_prepare_hook(self) -> None:
         """Removes ``incomplete.*`` folders that killed builds of this version left beside it.
 
         tfds builds into ``incomplete.<random>_<version>`` and renames it when done; a
         process killed mid-build (SIGKILL, out of memory, preemption) leaves that folder
-        behind, and the next build uses a new one. Once this version is complete, the
-        leftovers are dead weight (a build of the same version still running elsewhere could
-        not finish anyway: its final rename would find the folder taken).
+        behind, and the next build uses a new one. This hook runs inside the build lock of
+        :meth:`download_and_prepare`, so no live build of this version owns such a folder.
         """
         version_dir = epath.Path(self.data_dir)
         pattern = re.compile(rf"{re.escape(constants.INCOMPLETE_PREFIX)}[A-Z0-9]+_{re.escape(version_dir.name)}")
@@ -398,6 +432,19 @@ class SeqtasksBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             for example_range in ranges
             for item in examples_in_range(example_range, type(task), task.config, split)
         )
+
+
+def build_lock_path(builder: tfds.core.DatasetBuilder) -> Path | None:
+    """The lock file of a builder's config and version, ``.<version>.lock`` beside the version folder.
+
+    Returns:
+        The path, or ``None`` where the data folder is no local path (``gs://...``: no lock).
+    """
+    version_dir = str(builder.data_dir)
+    if "://" in version_dir:
+        return None
+    version_dir = Path(version_dir)
+    return version_dir.parent / f".{version_dir.name}.lock"
 
 
 def _builder_class_name(task_name: str) -> str:

@@ -26,7 +26,7 @@ from tensorflow_datasets.core import file_adapters
 
 from seqtasks.config import check_integer
 from seqtasks.encoding import INPUT_ENCODINGS
-from seqtasks.registry import make
+from seqtasks.registry import get_preset, make, task_class
 from seqtasks.tasks.base import SupervisedSpec, Task
 from seqtasks.tf.builders import SeqtasksBuilder, SeqtasksBuilderConfig
 
@@ -308,16 +308,16 @@ def load(
     batch_size = _check_batch_size(batch_size)
     _check_inputs(inputs)
     check_integer("shuffle_buffer", shuffle_buffer, 1, numpy=False)
-    builder_kwargs = {} if builder_config is None else {"config": builder_config}
-    builder = tfds.builder(name, data_dir=data_dir, **builder_kwargs)
-    if not isinstance(builder, SeqtasksBuilder):
-        raise ValueError(f"invalid name={name!r}; allowed: a seqtasks dataset (task or task/config)")
+    builder = _builder(name, data_dir, builder_config)
     task = builder.task
     spec = task.supervised_spec(target)
     if download:
         builder.download_and_prepare()
     elif not builder.is_prepared():
-        raise AssertionError(f"dataset {name!r} is not prepared in {builder.data_dir}; pass download=True")
+        raise FileNotFoundError(
+            f"dataset {name!r} is not prepared in {builder.data_dir}; allowed: download=True, or a data_dir "
+            f"where `seqtasks build {name} --data_dir DIR` prepared it"
+        )
     sequence_input = spec.input_field in task.sequence_fields
     fields = tuple(dict.fromkeys([spec.input_field, spec.target_field, *_extra_fields(spec, sequence_input)]))
     parse = _parser(builder, fields)
@@ -332,7 +332,7 @@ def load(
         records = records.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if shuffle:
         if cache:
-            records = records.cache()
+            records = _filled_cache(records)
         records = records.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     # Parse and encode whole chunks of batches (the per-call cost of parse_example and of the
     # encoding ops is then shared by many batches), then cut the chunks into batches; batches of
@@ -350,9 +350,59 @@ def load(
         )
         if sequence_input:
             batches = batches.map(functools.partial(_trim_to_longest, per_step=spec.per_step))
+    batches = batches.apply(tf.data.experimental.assert_cardinality(batch_count(
+        builder.info.splits[split].num_examples, batch_size, drop_remainder, input_context
+    )))
     if cache and not shuffle:
-        batches = batches.cache()
+        batches = _filled_cache(batches)
     return batches.prefetch(AUTOTUNE)
+
+
+def batch_count(
+    examples: int, batch_size: int, drop_remainder: bool, input_context: tf.distribute.InputContext | None = None
+) -> int:
+    """Batches :func:`load` yields for a split of ``examples`` examples (its ``cardinality()``).
+
+    Keras reads the cardinality to know an epoch's length: a dataset that says ``UNKNOWN``
+    makes ``fit`` stop each epoch with "Your input ran out of data".
+    """
+    if input_context is not None:  # pipeline i of n reads examples i, i + n, ...
+        pipelines, index = input_context.num_input_pipelines, input_context.input_pipeline_id
+        examples = len(range(index, examples, pipelines))
+    return examples // batch_size if drop_remainder else -(-examples // batch_size)
+
+
+def _filled_cache(batches: tf.data.Dataset) -> tf.data.Dataset:
+    """``batches.cache()``, filled now by one full pass, so that every iteration reads the cache.
+
+    A cache that an iterator leaves half-written (``.take(3)``, an interrupted epoch) is thrown
+    away with a warning ("did not fully read the dataset being cached"); once full, it never is.
+    The pass is the work the first epoch would otherwise do.
+    """
+    cached = batches.cache()
+    cached.reduce(np.int64(0), lambda count, *_: count + 1)
+    return cached
+
+
+def _builder(name: str, data_dir: str | None, builder_config: SeqtasksBuilderConfig | None) -> SeqtasksBuilder:
+    """The tfds builder of a seqtasks dataset; a name that is none raises a one-line ``ValueError``.
+
+    The name is checked against the registry first: tfds's own error for an unknown name lists
+    every dataset it knows (hundreds of lines).
+    """
+    base = name.partition(":")[0] if isinstance(name, str) else name
+    if builder_config is None:
+        get_preset(base)  # "invalid task name ...; allowed: ..." or "invalid config name ...; allowed: ..."
+    else:
+        task_class(base)
+    builder_kwargs = {} if builder_config is None else {"config": builder_config}
+    try:
+        builder = tfds.builder(name, data_dir=data_dir, **builder_kwargs)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise ValueError(f"invalid name={name!r}; allowed: a seqtasks dataset (task or task/config)") from error
+    if not isinstance(builder, SeqtasksBuilder):
+        raise ValueError(f"invalid name={name!r}; allowed: a seqtasks dataset (task or task/config)")
+    return builder
 
 
 def _trim_to_longest(
