@@ -93,6 +93,12 @@ def test_seqtasks_build_with_an_unknown_config_lists_the_real_ones(tmp_path, cap
     assert list(tmp_path.iterdir()) == []
 
 
+def test_seqtasks_build_with_a_version_it_cannot_build_names_the_one_it_can(tmp_path, capsys):
+    assert main(["build", "reber_grammar/embedded:9.9.9", "--data_dir", str(tmp_path)]) == 2
+    one_error_line(capsys, f"reber_grammar: invalid version '9.9.9'; allowed: {REBER_VERSION}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_seqtasks_build_into_a_data_dir_it_may_not_write(tmp_path, capsys, monkeypatch):
     """For any user (root included): the folder reports no write permission."""
     real_access = os.access

@@ -200,8 +200,9 @@ def test_interrupted_build_is_never_seen_as_complete(tmp_path, monkeypatch):
     builder = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
     with pytest.raises(KeyboardInterrupt):
         builder.download_and_prepare()
-    # Only tfds's incomplete.* folder (or nothing) is left; no version folder.
-    leftovers = [p.name for p in (tmp_path / "sequence_reversal" / TINY_REVERSAL.name).iterdir()]
+    # Only tfds's incomplete.* folder (or nothing) is left beside the build lock; no version folder.
+    lock = builders.build_lock_path(builder).name
+    leftovers = [p.name for p in (tmp_path / "sequence_reversal" / TINY_REVERSAL.name).iterdir() if p.name != lock]
     assert str(TINY_REVERSAL.version) not in leftovers and all(name.startswith("incomplete") for name in leftovers)
     fresh = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
     assert not fresh.is_prepared()

@@ -43,6 +43,8 @@ def _env(**extra: str) -> dict[str, str]:
                                   "reber_grammar, sequence_reversal"),
         ("reber_grammar/embeded", "reber_grammar: invalid config name 'embeded'; allowed: one of embedded, reber, "
                                   "embedded_depth2"),
+        ("reber_grammar/embedded:9.9.9", "reber_grammar: invalid version '9.9.9'; allowed: "
+                                         f"{seqtasks.registry.task_class('reber_grammar').version} (the generator's version)"),
     ],
 )
 def test_a_typo_in_a_load_name_is_a_one_line_value_error(name, message, tmp_path):

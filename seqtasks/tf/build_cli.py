@@ -49,11 +49,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     import_tensorflow()  # before tfds: TensorFlow's load-time banner held to TF_CPP_MIN_LOG_LEVEL
     import tensorflow_datasets as tfds
 
-    import seqtasks.tf.builders  # noqa: F401 - registers the builders
+    from seqtasks.tf.builders import check_dataset_name  # registers the builders
 
     from seqtasks.cli_common import FileProblem, check_writable_folder, os_error_text
     from seqtasks.config import short_repr
-    from seqtasks.registry import get_preset, list_tasks
+    from seqtasks.registry import list_tasks
 
     name = args.dataset.partition(":")[0]  # tfds names may end in ":VERSION"
     if name.partition("/")[0] not in list_tasks():
@@ -61,7 +61,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"invalid dataset={short_repr(args.dataset)}; allowed: task or task/config from `seqtasks list` "
             "(tasks: " + ", ".join(list_tasks()) + ")"
         )
-    get_preset(name)  # an unknown config: ValueError listing the task's configs
+    check_dataset_name(args.dataset)  # an unknown config or version: ValueError naming the allowed ones
     try:
         builder = tfds.builder(args.dataset, data_dir=args.data_dir)
     except tfds.core.registered.DatasetNotFoundError as error:

@@ -40,7 +40,7 @@ from tensorflow_datasets.core import splits as splits_lib
 from tensorflow_datasets.core import writer as writer_lib
 
 from seqtasks.config import TaskConfig
-from seqtasks.registry import list_presets, list_tasks, task_class
+from seqtasks.registry import get_preset, list_presets, list_tasks, task_class
 from seqtasks.tasks.base import Preset, Task
 
 EXAMPLES_PER_CHUNK = 1024
@@ -432,6 +432,22 @@ class SeqtasksBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             for example_range in ranges
             for item in examples_in_range(example_range, type(task), task.config, split)
         )
+
+
+def check_dataset_name(name: str, custom_config: bool = False) -> None:
+    """Raises a one-line ``ValueError`` unless ``name`` is a seqtasks dataset this code can build.
+
+    ``name`` is ``task``, ``task/config`` or either with ``:VERSION``; with ``custom_config`` (an
+    unpublished :class:`SeqtasksBuilderConfig` passed beside it) it names the task only. Checked
+    before tfds sees the name: tfds's error for an unknown one lists every dataset it knows
+    (hundreds of lines), and a version it cannot build is an ``AssertionError``.
+    """
+    if not isinstance(name, str):
+        task_class(name)  # raises: names are strings
+    base, _, version = name.partition(":")
+    cls = task_class(base) if custom_config else get_preset(base)[0]
+    if version and version != cls.version:
+        raise ValueError(f"{cls.name}: invalid version {version!r}; allowed: {cls.version} (the generator's version)")
 
 
 def build_lock_path(builder: tfds.core.DatasetBuilder) -> Path | None:

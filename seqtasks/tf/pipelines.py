@@ -26,9 +26,9 @@ from tensorflow_datasets.core import file_adapters
 
 from seqtasks.config import check_integer
 from seqtasks.encoding import INPUT_ENCODINGS
-from seqtasks.registry import get_preset, make, task_class
+from seqtasks.registry import make
 from seqtasks.tasks.base import SupervisedSpec, Task
-from seqtasks.tf.builders import SeqtasksBuilder, SeqtasksBuilderConfig
+from seqtasks.tf.builders import SeqtasksBuilder, SeqtasksBuilderConfig, check_dataset_name
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -294,8 +294,8 @@ def load(
         shuffle_buffer: Shuffle buffer size, >= 1.
         download: Build the dataset first if it is not prepared in ``data_dir``.
         drop_remainder: Drop the last, smaller batch.
-        cache: Keep the data in memory after the first epoch (the encoded batches;
-            with ``shuffle``, the serialized records, reshuffled every epoch).
+        cache: Keep the data in memory (the encoded batches; with ``shuffle``, the
+            serialized records, reshuffled every epoch), read once before ``load`` returns.
         builder_config: An unpublished configuration to build instead of the
             named config (``name`` is then the task name); see
             :func:`seqtasks.tf.builders.builder_config_for`.
@@ -390,11 +390,7 @@ def _builder(name: str, data_dir: str | None, builder_config: SeqtasksBuilderCon
     The name is checked against the registry first: tfds's own error for an unknown name lists
     every dataset it knows (hundreds of lines).
     """
-    base = name.partition(":")[0] if isinstance(name, str) else name
-    if builder_config is None:
-        get_preset(base)  # "invalid task name ...; allowed: ..." or "invalid config name ...; allowed: ..."
-    else:
-        task_class(base)
+    check_dataset_name(name, custom_config=builder_config is not None)
     builder_kwargs = {} if builder_config is None else {"config": builder_config}
     try:
         builder = tfds.builder(name, data_dir=data_dir, **builder_kwargs)
