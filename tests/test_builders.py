@@ -314,4 +314,6 @@ def test_rerun_after_a_killed_build_removes_its_incomplete_folder(tmp_path):
     builder = tfds.builder("sequence_reversal", config=TINY_REVERSAL, data_dir=tmp_path)
     builder.download_and_prepare()
     assert builder.is_prepared()
-    assert sorted(p.name for p in config_dir.iterdir()) == [Path(builder.data_dir).name]
+    # the version folder, and the build lock (kept: removing a lock file another process may be waiting on is unsafe)
+    assert sorted(p.name for p in config_dir.iterdir()) == sorted([Path(builder.data_dir).name,
+                                                                   builders.build_lock_path(builder).name])
