@@ -8,8 +8,8 @@ repeated in one process (the ratio of medians is reported):
   delivers with no decoding at all;
 * ``load_disk``: ``seqtasks.load(name, "train", B, cache=False)``, every epoch read from
   the tfds files (what a dataset too large to cache gets every epoch);
-* ``load_first``: the first epoch of ``seqtasks.load(..., cache=True)`` (a fresh
-  pipeline each time: files read, parsed and cached);
+* ``load_first``: ``seqtasks.load(..., cache=True)`` and its first epoch (a fresh
+  pipeline each time: files read, parsed and cached, which ``load`` does before it returns);
 * ``load_cached``: later epochs of the same pipeline, served from its cache;
 * ``stream``: ``seqtasks.stream(name, seed, B)``;
 * ``generator``: ``task.generate`` alone, one call after another in one thread, in the
@@ -215,8 +215,10 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         return timed(lambda: consumer.pull(cached_iterator, steps))
 
     def first_epoch_rate() -> Rate:
-        iterator = iter(pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True))
-        return timed(lambda: consumer.pull(iterator, epoch_batches))
+        # load(cache=True) reads the split into its cache before it returns: the call is part of the first epoch
+        return timed(lambda: consumer.pull(
+            iter(pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True)), epoch_batches
+        ))
 
     consumer.pull(iter(pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True)), 1)  # trace
     per_call = pipelines.stream_batches_per_call(task, batch_size) * batch_size
