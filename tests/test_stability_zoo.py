@@ -160,10 +160,9 @@ def test_evidence_covers_every_zoo_pair():
 @pytest.mark.slow
 def test_zoo_command_records_runs_reuses_them_and_summarises(tmp_path, capsys):
     out = tmp_path / "run"
-    command = ["zoo", "seed004_stateless_lstm", "reversal_stateful_lstm_fixed", "--seeds", "2", "--steps", "3",
+    command = ["zoo", "reversal_stateless_lstm", "reversal_stateful_lstm_fixed", "--seeds", "2", "--steps", "3",
                "--units", "4", "--eval-size", "32", "--out", str(out)]
-    with pytest.warns(DeprecationWarning, match="use 'reversal_stateless_lstm'"):  # an old name still runs
-        assert baselines_main(command) == 0
+    assert baselines_main(command) == 0
     document = json.loads((out / "results.json").read_text())
     assert document["schema"] == zoo_run.SCHEMA and document["command"].startswith("python -m baselines zoo")
     runs = document["runs"]
@@ -190,8 +189,7 @@ def test_zoo_command_records_runs_reuses_them_and_summarises(tmp_path, capsys):
     assert zoo_summary.main([str(out / "results.json")]) == 0 and table in capsys.readouterr().out
     # A finished run with the same settings is reused, not retrained.
     stamp = (out / "runs" / "reversal_stateless_lstm" / "seed0" / "metrics.json").stat().st_mtime_ns
-    with pytest.warns(DeprecationWarning):
-        assert baselines_main(command) == 0
+    assert baselines_main(command) == 0
     assert (out / "runs" / "reversal_stateless_lstm" / "seed0" / "metrics.json").stat().st_mtime_ns == stamp
     assert json.loads((out / "results.json").read_text())["runs"] == runs
 
