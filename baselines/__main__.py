@@ -51,7 +51,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return reproduce.run_from_args(args, command=_command(argv))
     if args.command == "zoo":
         return zoo_run.run_from_args(args, command=_command(argv))
-    from baselines.recipes import aliases, get_recipe, list_recipes
+    from baselines.catalog import get_recipe, list_recipes
+    from baselines.recipes import aliases
 
     for name in list_recipes():
         recipe = get_recipe(name)

@@ -14,21 +14,27 @@ import warnings
 from typing import Any
 
 from seqtasks.config import TaskConfig
+from seqtasks.protocols import ModelBatch, Protocol, protocol
 from seqtasks.registry import get_preset, list_presets, list_tasks, make, register
 from seqtasks.tasks.base import Batch, Preset, Task
+from seqtasks.training import TrainingSpec
 
 __version__ = "0.2.0"
 
 __all__ = [
     "Batch",
+    "ModelBatch",
     "Preset",
+    "Protocol",
     "Task",
     "TaskConfig",
+    "TrainingSpec",
     "get_preset",
     "list_presets",
     "list_tasks",
     "load",
     "make",
+    "protocol",
     "register",
     "stream",
 ]
