@@ -113,14 +113,47 @@ def resolve_recipe(recipe: str | None, task: str | None, model: str | None) -> R
 
 @dataclasses.dataclass(frozen=True)
 class RunPlan:
-    """The validated arguments of one run (see :func:`train` for each), made before any TensorFlow work.
+    """The validated arguments of one :func:`train` run, made before any TensorFlow work.
 
-    Attributes beyond :func:`train`'s arguments:
+    Attributes:
+        recipe: The recipe.
+        out_dir: Output directory (``out``; ``None``: ``runs/<recipe>/seed<seed>``). Rerunning
+            with the same directory resumes an interrupted run.
+        seed: Seed of the initial weights and of the batch order, >= 0 (not of the data).
+        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting, or what ``steps`` needs).
+        strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
+        deterministic: Turn on ``tf.config.experimental.enable_op_determinism``.
+        quick: Small sizes and few epochs (the recipe's ``quick`` settings).
+        epoch_size: Training examples (``train_size``; per epoch with fresh data; ``None``: the protocol's,
+            or the quick setting).
+        eval_cap: Cap on the examples of each evaluation split (``eval_size``; ``None``: the whole published split).
+        overrides: Task config fields changed from the preset's (``task_overrides``, ``seqtasks.make``
+            keywords, and the quick settings').
+        verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
+        locate_nan: Watch every update with :class:`seqtasks.stability.NaNLocator` instead of
+            ``TerminateOnNaN``: at the first non-finite loss, weight or layer output, stop,
+            restore the last finite weights and write ``nan_report.json``/``.md`` (costs a
+            host copy of the weights and a probe forward pass per update).
+        floor_check: Watch every update with :class:`seqtasks.stability.FloorDetector` (each
+            batch's loss against that batch's own floor; validation loss against the validation
+            floor) and record its verdict in ``metrics.json`` (``floor_check``).
+        command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
+        data_seed: Seed of the training data (0: the published ``train`` split).
+            Another value varies the training data for a data-variance study;
+            the run records it and its results are not on the published training set.
+        fresh_data: Train on fresh examples every update (``seqtasks.stream`` of
+            ``data_seed``) rather than epochs over a fixed training set
+            (``None``: the recipe's setting).
+        steps: Train exactly this many updates, >= 1, instead of ``epochs`` epochs (``None``:
+            epochs). With fresh data and no ``train_size`` they are one epoch; otherwise as
+            many epochs as needed, the last one stopped after the ``steps``-th update.
+        build_overrides: Keywords for the recipe's ``build``, e.g. ``{"units": 8}`` for a
+            smaller model (the zoo's and the stable recipes' builds take ``units`` and
+            ``learning_rate``); recorded in ``metrics.json``.
+        lint: Record :func:`seqtasks.stability.check`'s findings on the model and its first
+            training batch in ``metrics.json`` (``lint``).
         task_name: ``"task/config"`` (a bare task name resolved to its default config).
         preset: The published config the run's split sizes come from.
-        overrides: Task config fields changed from the preset's (quick settings and ``task_overrides``).
-        epoch_size: Training examples per epoch asked for (``None``: the protocol's).
-        eval_cap: Cap on the examples of each evaluation split (``None``: the whole published split).
     """
 
     recipe: Recipe
@@ -405,42 +438,9 @@ def train(
 
     Args:
         recipe: A :class:`Recipe` or its registry name.
-        task: ``"task/config"`` to train on (``None``: the recipe's default);
-            must be the recipe's task family.
-        seed: Seed of the initial weights and of the batch order, >= 0 (not of the data).
-        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting, or what ``steps`` needs).
-        out: Output directory (``None``: ``runs/<recipe>/seed<seed>``). Rerunning
-            with the same directory resumes an interrupted run.
-        strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
-        deterministic: Turn on ``tf.config.experimental.enable_op_determinism``.
-        quick: Small sizes and few epochs (the recipe's ``quick`` settings).
-        train_size: Training examples (per epoch with fresh data; ``None``: the preset's, or the quick setting).
-        eval_size: Cap on the examples of each evaluation split.
-        task_overrides: Task config fields to override (``seqtasks.make`` keywords).
-        verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
-        locate_nan: Watch every update with :class:`seqtasks.stability.NaNLocator` instead of
-            ``TerminateOnNaN``: at the first non-finite loss, weight or layer output, stop,
-            restore the last finite weights and write ``nan_report.json``/``.md`` (costs a
-            host copy of the weights and a probe forward pass per update).
-        floor_check: Watch every update with :class:`seqtasks.stability.FloorDetector` (each
-            batch's loss against that batch's own floor; validation loss against the validation
-            floor) and record its verdict in ``metrics.json`` (``floor_check``).
+        task: ``"task/config"`` to train on (``None``: the recipe's default); the recipe's task family.
         callbacks: Extra Keras callbacks (run after the built-in ones).
-        command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
-        data_seed: Seed of the training data (0: the published ``train`` split).
-            Another value varies the training data for a data-variance study;
-            the run records it and its results are not on the published training set.
-        fresh_data: Train on fresh examples every update (``seqtasks.stream`` of
-            ``data_seed``) rather than epochs over a fixed training set
-            (``None``: the recipe's setting).
-        steps: Train exactly this many updates, >= 1, instead of ``epochs`` epochs (``None``:
-            epochs). With fresh data and no ``train_size`` they are one epoch; otherwise as
-            many epochs as needed, the last one stopped after the ``steps``-th update.
-        build_overrides: Keywords for the recipe's ``build``, e.g. ``{"units": 8}`` for a
-            smaller model (the zoo's and the stable recipes' builds take ``units`` and
-            ``learning_rate``); recorded in ``metrics.json``.
-        lint: Record :func:`seqtasks.stability.check`'s findings on the model and its first
-            training batch in ``metrics.json`` (``lint``).
+        **others: See :class:`RunPlan`'s attributes of the same names.
 
     Returns:
         The contents of ``metrics.json``.

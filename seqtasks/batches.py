@@ -25,6 +25,10 @@ EPOCH_ORDER_SALT = 0x5EED
 """Mixed into the seed of :func:`epoch_order` (fixed: changing it changes every published run's batches)."""
 GROUP_ORDER_SALT = 0x1E96
 """Mixed into the seed of the order of length-grouped batches within a chunk."""
+CHUNK_BYTES = 4 << 20
+"""About how many bytes of examples one ``generate`` call makes for batches that are not length-grouped
+(their content does not depend on the chunking, so this only sets the cost per call)."""
+MAX_CHUNK_EXAMPLES = 4096
 
 
 def epoch_order(seed: int, epoch: int, size: int) -> np.ndarray:
@@ -65,10 +69,15 @@ class FreshExamples:
                 f"invalid length_grouped={length_grouped!r}; allowed: True only for a task whose examples have lengths"
             )
         self.task, self.batch_size, self.seed, self.length_grouped = task, int(batch_size), int(seed), length_grouped
-        chunk_examples = max(task.block_size, 256)
-        strata = task.length_strata("train") if length_grouped else None
-        if strata is not None:  # about one batch per length of the training split
-            chunk_examples = max(chunk_examples, len(strata.lengths) * self.batch_size)
+        if length_grouped:  # fixed: the chunking decides which examples share a batch
+            chunk_examples = max(task.block_size, 256)
+            strata = task.length_strata("train")
+            if strata is not None:  # about one batch per length of the training split
+                chunk_examples = max(chunk_examples, len(strata.lengths) * self.batch_size)
+        else:  # in order, the chunking only sets the cost per generate call
+            probe = task.generate("train", 0, 1, seed=0)
+            example_bytes = max(1, sum(np.asarray(value).nbytes for value in probe.values()))
+            chunk_examples = max(task.block_size, min(MAX_CHUNK_EXAMPLES, CHUNK_BYTES // example_bytes), 256)
         self.batches_per_chunk = max(1, -(-chunk_examples // self.batch_size))
         self._chunk: tuple[int, dict[str, np.ndarray]] | None = None
         self._lock = threading.Lock()
@@ -106,10 +115,14 @@ class FreshExamples:
     def examples(self, update: int) -> dict[str, np.ndarray]:
         """The raw examples of update ``update`` (counted from the run's first), cut to their longest."""
         chunk, row = divmod(int(update), self.batches_per_chunk)
-        examples = self.chunk_examples(chunk)
-        rows = {key: value[row * self.batch_size : (row + 1) * self.batch_size] for key, value in examples.items()}
-        if self.task.sequence_fields and "length" in rows:
-            width = int(rows["length"].max(initial=1))
-            for key in self.task.sequence_fields:
-                rows[key] = rows[key][:, :width]
-        return rows
+        return cut_rows(self.task, self.chunk_examples(chunk), row * self.batch_size, (row + 1) * self.batch_size)
+
+
+def cut_rows(task: Task, examples: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
+    """Rows ``start:stop`` of raw examples (views), their time axes cut to the longest of those rows."""
+    rows = {key: np.asarray(value)[start:stop] for key, value in examples.items()}
+    if task.sequence_fields and "length" in rows:
+        width = int(rows["length"].max(initial=1))
+        for key in task.sequence_fields:
+            rows[key] = rows[key][:, :width]
+    return rows

@@ -158,6 +158,23 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_protocol(args: argparse.Namespace) -> int:
+    """Prints a config's protocol: data, batching, budget, evaluation, metrics, aggregate, references."""
+    from seqtasks.protocols import protocol
+
+    the_protocol = protocol(args.name)
+    if args.json:
+        print(json.dumps(the_protocol.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    table = Table(title=f"protocol of {the_protocol.name}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for what, value in the_protocol.rows():
+        table.add_row(what, value)
+    console.print(table)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Prints examples of every task and checks every fingerprint."""
     for name in list_tasks():
@@ -193,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     fp = sub.add_parser("fingerprint", help="check (or --write) the recorded data fingerprints")
     fp.add_argument("--write", action="store_true", help="record new fingerprints (only for intended data changes)")
     fp.set_defaults(func=cmd_fingerprint)
+
+    protocol_parser = sub.add_parser("protocol", help="how a config's models are trained, scored and reported")
+    protocol_parser.add_argument("name", help="task or task/config, e.g. sequence_reversal/reverse_string")
+    protocol_parser.add_argument("--json", action="store_true", help="print it as JSON")
+    protocol_parser.set_defaults(func=cmd_protocol)
 
     sub.add_parser("demo", help="examples of every task and a fingerprint check").set_defaults(func=cmd_demo)
     try:

@@ -12,6 +12,7 @@ Keras trainer (``python -m baselines train``) trains on; nothing here imports Te
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtasks.batches import FreshExamples, epoch_order, pad_steps
+from seqtasks.batches import FreshExamples, cut_rows, epoch_order, pad_steps
 from seqtasks.config import check_integer
 from seqtasks.encoding import to_supervised
 from seqtasks.registry import get_preset, make
@@ -28,6 +29,8 @@ from seqtasks.training import TrainingSpec
 
 PUBLISHED_SEED = 0
 """The seed of the published splits (what ``tfds.load`` and ``seqtasks.load`` return)."""
+PREFETCH_CHUNKS = 2
+"""Chunks of fresh batches made ahead, in as many threads (numpy releases the GIL in its kernels)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,7 @@ class ModelBatch:
         weights: Per step ``(n, T)`` or per example ``(n,)``: 0 at padding and at unscored steps
             (e.g. the reading steps of a read-then-write layout), else 1.
         input_depth: The one-hot depth of ``ids`` (``None`` for float inputs).
+        encoded_one_hot: ``one_hot`` when it was made with a larger batch (else made on first use).
     """
 
     update: int | None
@@ -54,16 +58,14 @@ class ModelBatch:
     targets: np.ndarray
     weights: np.ndarray
     input_depth: int | None
+    encoded_one_hot: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def one_hot(self) -> np.ndarray | None:
         """``(n, T, depth)`` float32 one-hot inputs, all-zero rows at padding (``None`` for float inputs)."""
-        if self.ids is None:
-            return None
-        steps = self.ids.shape[1]
-        lengths = np.asarray(self.examples["length"])
-        valid = np.arange(steps)[None, :] < lengths[:, None]
-        return (np.eye(self.input_depth, dtype=np.float32)[self.ids] * valid[..., None]).astype(np.float32)
+        if self.encoded_one_hot is not None or self.ids is None:
+            return self.encoded_one_hot
+        return one_hot_inputs(self.ids, np.asarray(self.examples["length"]), self.input_depth)
 
     @property
     def inputs(self) -> np.ndarray:
@@ -72,6 +74,14 @@ class ModelBatch:
 
     def __len__(self) -> int:
         return len(self.targets)
+
+
+def one_hot_inputs(ids: np.ndarray, lengths: np.ndarray, depth: int) -> np.ndarray:
+    """``(n, T, depth)`` float32 one-hot rows of ``ids``, all zero past each example's length."""
+    valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    encoded = np.zeros((*ids.shape, depth), dtype=np.float32)
+    np.put_along_axis(encoded, ids[..., None].astype(np.intp), valid[..., None].astype(np.float32), axis=2)
+    return encoded
 
 
 def model_batch(task: Task, examples: Mapping[str, np.ndarray], target: str | None, update: int | None = None,
@@ -183,20 +193,42 @@ class Protocol:
             yield from self._split_batches(seed, start, stop, data_seed)
 
     def _fresh_batches(self, start: int, stop: int, data_seed: int) -> Iterator[ModelBatch]:
+        """Fresh batches, chunks of updates encoded at once in worker threads while the last one is used."""
+        if start >= stop:
+            return
         task, spec = self.task, self.training
-        examples = FreshExamples(task, spec.batch_size, data_seed, length_grouped=spec.length_grouped)
+        fresh = FreshExamples(task, spec.batch_size, data_seed, length_grouped=spec.length_grouped)
         # Without length grouping every batch is padded to the longest training sequence the task allows.
         width = task.max_steps("train") if task.sequence_fields and not spec.length_grouped else None
-        for update in range(start, stop):
-            yield model_batch(task, examples.examples(update), self.target, update, width)
+        per_chunk = fresh.batches_per_chunk
+
+        def encode(chunk: int) -> tuple[dict[str, np.ndarray], ModelBatch]:
+            examples = fresh.chunk_examples(chunk)
+            whole = model_batch(task, examples, self.target, width=width)
+            whole.one_hot  # noqa: B018  (made here, in a worker thread)
+            return examples, whole
+
+        first, last = start // per_chunk, (stop - 1) // per_chunk
+        with concurrent.futures.ThreadPoolExecutor(max_workers=PREFETCH_CHUNKS) as workers:
+            pending = [workers.submit(encode, chunk) for chunk in range(first, min(first + PREFETCH_CHUNKS, last + 1))]
+            for chunk in range(first, last + 1):
+                examples, whole = pending.pop(0).result()
+                if chunk + PREFETCH_CHUNKS <= last:
+                    pending.append(workers.submit(encode, chunk + PREFETCH_CHUNKS))
+                for update in range(max(start, chunk * per_chunk), min(stop, (chunk + 1) * per_chunk)):
+                    row = (update - chunk * per_chunk) * spec.batch_size
+                    rows = cut_rows(task, examples, row, row + spec.batch_size)
+                    yield slice_batch(whole, rows, row, update, width)
 
     def _split_batches(self, seed: int, start: int, stop: int, data_seed: int) -> Iterator[ModelBatch]:
-        whole = train_split_batch(self.task, self.train_size, data_seed, self.target)
+        whole = train_split_batch(self.name, self.train_size, data_seed, self.target)
         size, batch_size = len(whole), self.training.batch_size
+        order: tuple[int, np.ndarray] | None = None
         for update in range(start, stop):
             epoch, index = divmod(update, self.updates_per_epoch)
-            rows = epoch_order(seed, epoch, size)[index * batch_size : (index + 1) * batch_size]
-            yield select_batch(whole, rows, update)
+            if order is None or order[0] != epoch:
+                order = (epoch, epoch_order(seed, epoch, size))
+            yield select_batch(whole, order[1][index * batch_size : (index + 1) * batch_size], update)
 
     def eval_examples(self, split: str) -> dict[str, np.ndarray]:
         """The published examples of an evaluation split, in order (what ``tfds.load`` returns)."""
@@ -208,15 +240,45 @@ class Protocol:
         check_integer("batch_size", batch_size, 1)
         examples = self.eval_examples(split)
         for first in range(0, self.eval_sizes[split], batch_size):
-            rows = {key: np.asarray(value)[first : first + batch_size] for key, value in examples.items()}
-            if self.task.sequence_fields and "length" in rows:
-                width = int(rows["length"].max(initial=1))
-                rows = {key: value[:, :width] if key in self.task.sequence_fields else value for key, value in rows.items()}
-            yield model_batch(self.task, rows, self.target)
+            yield model_batch(self.task, cut_rows(self.task, examples, first, first + batch_size), self.target)
 
     def _check_split(self, split: str) -> None:
         if split not in self.eval_splits:
             raise ValueError(f"{self.name}: invalid split={split!r}; allowed: one of " + ", ".join(self.eval_splits))
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The protocol as ``(what, value)`` rows in words (``seqtasks protocol NAME``, the task pages)."""
+        spec = self.training
+        data = {
+            "published_train": f"the published train split ({self.train_size:,} examples), an epoch is one pass",
+            "fresh": f"fresh examples of the train distribution every update ({self.train_size:,} per epoch, "
+            "data seed 0)",
+        }[spec.data]
+        batching = {
+            "shuffled": "reshuffled every epoch in an order keyed by (seed, epoch); padded to the split's longest",
+            "in_order": "consecutive examples of the stream; padded to the longest training length",
+            "one_length_per_batch": "sorted by length within chunks of updates: (nearly) one length per batch, "
+            "padded to its own longest",
+        }[spec.batching]
+        solve = f"; stop once the test split is solved (checked every {spec.solve_check_every} sequences)" \
+            if spec.stop_when_solved else ""
+        rows = [
+            ("dataset", f"{self.name} {self.dataset_version}"),
+            ("training data", data),
+            ("batching", batching),
+            ("batch size", str(spec.batch_size)),
+            ("budget", f"{self.updates:,} updates ({spec.epochs} epochs of {self.updates_per_epoch:,}){solve}"),
+            ("budget matched to", spec.budget_matched_to or "-"),
+            ("evaluation", ", ".join(f"{split} ({size:,})" for split, size in self.eval_sizes.items())
+             + "; the published examples (seed 0), in order"),
+            ("metrics", ", ".join(self.metrics) + f" (headline: {self.headline_metric})"),
+            ("aggregate", self.aggregate),
+        ]
+        for reference in self.references:
+            differences = f"; differs: {reference.differences}" if reference.differences else ""
+            rows.append(("reference", f"{reference.source}, {reference.model}: {reference.column} {reference.value} "
+                                      f"({reference.aggregate}){differences}"))
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         """The protocol as JSON-able data (what ``seqtasks protocol NAME --json`` prints)."""
@@ -240,9 +302,34 @@ class Protocol:
         }
 
 
-def train_split_batch(task: Task, size: int, data_seed: int, target: str | None) -> ModelBatch:
-    """The first ``size`` examples of the ``train`` split of ``data_seed``, encoded at the split's width."""
+@functools.lru_cache(maxsize=4)
+def train_split_batch(name: str, size: int, data_seed: int, target: str | None) -> ModelBatch:
+    """The first ``size`` examples of the published config ``name``'s ``train`` split of ``data_seed``,
+    encoded at the split's width (cached: a run's epochs reorder the same examples)."""
+    task = make(name)
     return model_batch(task, task.generate("train", 0, size, seed=data_seed), target)
+
+
+def slice_batch(whole: ModelBatch, examples: Mapping[str, np.ndarray], row: int, update: int,
+                width: int | None) -> ModelBatch:
+    """The batch of rows ``row .. row + len(examples)`` of an encoded chunk, cut to ``width`` steps
+    (``None``: the longest of its examples), as views; the same arrays as encoding it alone."""
+    stop = row + len(next(iter(examples.values())))
+    steps = width
+    if steps is None and whole.ids is not None and "length" in examples:
+        steps = int(np.asarray(examples["length"]).max(initial=1))
+    per_step = whole.weights.ndim == 2
+    cut = lambda array: None if array is None else array[row:stop, :steps]  # noqa: E731
+    return ModelBatch(
+        update=update,
+        examples=examples,
+        ids=cut(whole.ids),
+        features=whole.features[row:stop] if whole.features is not None else None,
+        targets=cut(whole.targets) if per_step else whole.targets[row:stop],
+        weights=cut(whole.weights) if per_step else whole.weights[row:stop],
+        input_depth=whole.input_depth,
+        encoded_one_hot=cut(whole.one_hot),
+    )
 
 
 def select_batch(whole: ModelBatch, rows: np.ndarray, update: int | None = None) -> ModelBatch:

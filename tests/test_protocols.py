@@ -180,3 +180,17 @@ def test_train_batches_need_no_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_protocol_command_prints_the_protocol_and_refuses_a_bad_name(capsys):
+    from seqtasks.cli import main
+
+    assert main(["protocol", "sequence_reversal/reverse_string", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(seqtasks.protocol("sequence_reversal/reverse_string").to_dict()))
+    assert main(["protocol", "reber_grammar"]) == 0
+    table = capsys.readouterr().out
+    assert "8,192 training sequences" in table and "512 updates (32 epochs of 16)" in table
+    assert main(["protocol", "reber_gramar/embedded"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1 and "reber_grammar" in captured.err

@@ -179,6 +179,23 @@ def _supervised_lines(task: Task) -> list[str]:
     return lines
 
 
+def _protocol_lines(task_name: str) -> list[str]:
+    """One table per config: how the benchmark trains, scores and reports models on it."""
+    from seqtasks.protocols import protocol  # noqa: PLC0415
+
+    lines = [
+        "How the published table's models are trained and scored on each config (`seqtasks protocol NAME`, "
+        "`seqtasks.protocol(name)`); `protocol.train_batches(seed)` yields the training batches in numpy, "
+        "byte for byte the Keras baselines'.",
+        "",
+    ]
+    for config in list_presets(task_name):
+        lines += [f"### `{task_name}/{config}`", "", "| | |", "|---|---|"]
+        lines += [f"| {what} | {value} |" for what, value in protocol(f"{task_name}/{config}").rows()]
+        lines.append("")
+    return lines[:-1]
+
+
 def render(task_name: str) -> str:
     """The Markdown page of one task."""
     cls, preset = get_preset(task_name)
@@ -228,6 +245,10 @@ def render(task_name: str) -> str:
         "## Metric to report",
         "",
         card.metric,
+        "",
+        "## Protocol",
+        "",
+        *_protocol_lines(task_name),
         "",
         "## Usage",
         "",
