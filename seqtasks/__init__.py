@@ -16,6 +16,8 @@ from typing import Any
 from seqtasks.config import TaskConfig
 from seqtasks.registry import get_preset, list_presets, list_tasks, make, register
 from seqtasks.tasks.base import Batch, Preset, Task
+from seqtasks import metrics  # noqa: E402 - numpy only; `seqtasks.metrics.evaluate` after `import seqtasks`
+from seqtasks.scorer import score
 
 __version__ = "0.2.0"
 
@@ -29,7 +31,9 @@ __all__ = [
     "list_tasks",
     "load",
     "make",
+    "metrics",
     "register",
+    "score",
     "stream",
 ]
 
