@@ -60,7 +60,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from baselines import compare
 
         return compare.run_from_args(args)
-    from baselines.recipes import aliases, get_recipe, list_recipes
+    from baselines.catalog import get_recipe, list_recipes
+    from baselines.recipes import aliases
 
     for name in list_recipes():
         recipe = get_recipe(name)

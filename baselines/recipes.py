@@ -4,7 +4,9 @@ A recipe is everything needed to train one model on one task: how to build and
 compile the model, the input encoding and the training schedule. Stable
 baselines live in ``baselines/models.py``; the deliberately naive recipes that
 reproduce the seed threads (and their fixes) live in ``baselines/zoo/``.
-Both register here, so ``python -m baselines train --recipe NAME`` runs either.
+Both register here; :mod:`baselines.catalog` loads both and looks recipes up,
+so ``python -m baselines train --recipe NAME`` runs either. This module knows
+neither of them.
 """
 
 from __future__ import annotations
@@ -238,39 +240,27 @@ def register_alias(old: str, new: str) -> None:
 
 def aliases() -> dict[str, str]:
     """The deprecated recipe names and the names that replace them."""
-    _load_all()
     return dict(_ALIASES)
 
 
-def get_recipe(name: str) -> Recipe:
-    """The recipe registered under ``name``; a deprecated alias warns (``DeprecationWarning``) and resolves."""
-    _load_all()
+def registered_recipe(name: str) -> Recipe | None:
+    """The recipe registered under ``name`` so far, or ``None`` (:func:`baselines.catalog.get_recipe`
+    first registers every recipe)."""
+    return _RECIPES.get(name)
+
+
+def registered_names() -> list[str]:
+    """The names registered so far, sorted."""
+    return sorted(_RECIPES)
+
+
+def resolve_alias(name: str) -> str:
+    """``name``, or the recipe a deprecated alias stands for (with a ``DeprecationWarning``)."""
     if name in _ALIASES:
         warnings.warn(
             f"recipe {name!r} is deprecated; use {_ALIASES[name]!r} (old zoo names are listed in docs/stability.md)",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-        name = _ALIASES[name]
-    if name not in _RECIPES:
-        raise ValueError(f"invalid recipe {name!r}; allowed: one of " + ", ".join(sorted(_RECIPES)))
-    return _RECIPES[name]
-
-
-def list_recipes() -> list[str]:
-    """All recipe names, sorted (deprecated aliases left out)."""
-    _load_all()
-    return sorted(_RECIPES)
-
-
-def _load_all() -> None:
-    import importlib
-
-    for module in ("baselines.models", "baselines.zoo"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:  # a module not written yet
-            if error.name != module:
-                raise
-    # Stable recipes for every registered task, also for tasks registered after the first call.
-    importlib.import_module("baselines.models").register_stable_recipes()
+        return _ALIASES[name]
+    return name
