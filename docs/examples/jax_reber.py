@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import seqtasks
-from seqtasks.protocols import protocol
 
 NAME = "reber_grammar/embedded"
 UNITS, LEARNING_RATE, CLIP_NORM, WIDTH_STEP = 32, 0.01, 1.0, 32
@@ -75,7 +74,7 @@ def padded(array: np.ndarray) -> np.ndarray:
 
 def train(seed: int, updates: int | None = None) -> tuple[dict[str, jax.Array], int]:
     """Trains on ``protocol.train_batches(seed)`` (``updates``: the first that many; ``None``: the whole budget)."""
-    p = protocol(NAME)
+    p = seqtasks.protocol(NAME)
     params = init(jax.random.PRNGKey(seed), p.task.supervised_spec(p.target).input_depth)
     moments = (jax.tree_util.tree_map(jnp.zeros_like, params), jax.tree_util.tree_map(jnp.zeros_like, params))
     made = 0

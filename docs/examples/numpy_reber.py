@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 import seqtasks
-from seqtasks.protocols import protocol
 
 NAME = "reber_grammar/embedded"
 SMOOTHING = 1e-3
@@ -47,7 +46,7 @@ class CountTable:
 
 def main(out: Path) -> list[dict]:
     """Trains and scores one count table per seed of the protocol; writes the records and the comparison."""
-    p = protocol(NAME)
+    p = seqtasks.protocol(NAME)
     records = []
     for seed in range(p.seeds):
         model = CountTable(p.task.supervised_spec(p.target).input_depth)
