@@ -232,3 +232,35 @@ def test_the_command_scores_a_file_or_prints_one_error_line(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and error.startswith("error:") and "class depth=5" in error
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_keras_baselines_predictions_score_alike_through_the_trainer_and_the_scorer():
+    """The same Keras LSTM (trained for 60 updates of the protocol's batches) scored by the trainer's own step
+    (``baselines.trainer.score_run``) and by ``seqtasks.score``: the same numbers, length scores included."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from baselines.catalog import get_recipe
+    from baselines.data import evaluation_arrays
+    from baselines.models import recipe_name
+    from baselines.trainer import score_run
+    from seqtasks.registry import get_preset
+
+    recipe = get_recipe(recipe_name(REBER, "lstm"))
+    p = protocol(REBER)
+    keras.utils.set_random_seed(0)
+    model = recipe.build(p.task, p.task.supervised_spec(recipe.target), target=recipe.target)
+    for batch in p.train_batches(0, stop=60):
+        model.train_on_batch(batch.one_hot, batch.targets, sample_weight=batch.weights)
+    arrays = evaluation_arrays(p.task, get_preset(REBER)[1], recipe, None).arrays
+    trainer = score_run(model, p.task, arrays, recipe.target, {"batch_size": 256})
+    record = seqtasks.score(REBER, lambda batch: np.asarray(model(batch.one_hot, training=False)), **SOLVED)
+    assert record["metrics"] == {split: seqtasks.metrics.scalars(result) for split, result in trainer.final.items()}
+    assert record["length_scores"] == {report["split"]: report["score"] for report in trainer.length_reports}
+    assert 0 < record["metrics"]["test"]["symbols_correct"] < 1  # neither untrained nor solved: a real comparison
+    # And the trainer's own prediction arrays, given to the scorer as a file would give them, score the same.
+    from baselines.scoring import predict
+
+    keras_outputs = {split: predict(model, split_arrays) for split, split_arrays in arrays.items()}
+    assert scorer.score_predictions(REBER, keras_outputs, **SOLVED)["metrics"] == record["metrics"]
