@@ -459,7 +459,7 @@ def scored_record(protocol: Protocol, metrics: Mapping[str, Mapping[str, float]]
     task = protocol.task
     differs = departures(protocol, updates, train_data)
     training = protocol.training
-    return _jsonable({
+    return task_metrics._json_safe({  # noqa: SLF001 - the one strict-JSON conversion of the numpy core
         "kind": RECORD_KIND,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "task": task.name,
@@ -489,21 +489,6 @@ def scored_record(protocol: Protocol, metrics: Mapping[str, Mapping[str, float]]
         "machine": machine_description(),
         "command": command,
     })
-
-
-def _jsonable(value: Any) -> Any:
-    """Strict-JSON values: numpy scalars converted, non-finite floats as ``None``."""
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def write_record(record: Mapping[str, Any], path: str | Path) -> Path:
