@@ -68,17 +68,7 @@ def test_the_readme_and_the_home_page_have_doctests():
         assert ">>> " in (ROOT / page).read_text(encoding="utf-8"), page
 
 
-def _pending(page: str) -> pytest.param:
-    """README.md is the coordinator's file: until its tf.data block (which calls ``model.fit`` on a model it
-    never builds) carries the skip marker, its run is an expected failure; strict, so the marker's arrival
-    (an unexpected pass) says to drop this."""
-    unmarked = any("\nmodel.fit(train" in source for _, source in runnable_blocks(page))
-    if page == "README.md" and unmarked:
-        return pytest.param(page, marks=pytest.mark.xfail(strict=True, reason="README tf.data block needs its marker"))
-    return pytest.param(page)
-
-
-@pytest.mark.parametrize("page", [_pending(page) for page in PAGES if runnable_blocks(page)])
+@pytest.mark.parametrize("page", [page for page in PAGES if runnable_blocks(page)])
 def test_page_snippets_run_as_written(page, tmp_path):
     import json
 
