@@ -1,4 +1,4 @@
-"""``python -m baselines {train,reproduce,zoo,recipes}``."""
+"""``python -m baselines {train,reproduce,zoo,recipes,compare}``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.add_parser("zoo", help="run failure-zoo recipes x seeds through train (--all: every thread's evidence)")
     )
     commands.add_parser("recipes", help="list the registered recipes")
+    from baselines import compare
+
+    compare.add_arguments(
+        commands.add_parser("compare", help="the published table with your seqtasks.score records added (md, tex, figure)")
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
@@ -51,7 +56,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return reproduce.run_from_args(args, command=_command(argv))
     if args.command == "zoo":
         return zoo_run.run_from_args(args, command=_command(argv))
-    from baselines.recipes import get_recipe, list_recipes
+    if args.command == "compare":
+        from baselines import compare
+
+        return compare.run_from_args(args)
+    from baselines.catalog import get_recipe, list_recipes
 
     print(f"{'recipe':40s} {'task':34s} description")
     for name in list_recipes():

@@ -17,18 +17,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import threading
 from collections.abc import Mapping
+from typing import Any
 
 import keras
 import numpy as np
 
+from seqtasks.batches import FreshExamples, epoch_order, pad_steps
 from seqtasks.config import check_integer
 from seqtasks.encoding import to_supervised
-from seqtasks.tasks.base import Batch, Task
-
-PUBLISHED_SEED = 0
-"""The seed of the published splits (what ``tfds.load`` and ``seqtasks.load`` return)."""
+from seqtasks.protocols import PUBLISHED_SEED
+from seqtasks.tasks.base import Batch, Preset, Task
 
 _CACHE: dict[tuple, "SplitArrays"] = {}
 _CACHE_LIMIT = 32
@@ -87,10 +86,10 @@ def pad_split(arrays: SplitArrays, width: int, per_step: bool) -> SplitArrays:
     if arrays.x.ndim < 2 or arrays.x.shape[1] >= width:
         return arrays
     steps = int(arrays.x.shape[1])
-    x = _pad_steps(arrays.x, int(width))
+    x = pad_steps(arrays.x, int(width))
     y, weight = arrays.y, arrays.sample_weight
     if per_step:
-        y, weight = _pad_steps(y, int(width)), _pad_steps(weight, int(width))
+        y, weight = pad_steps(y, int(width)), pad_steps(weight, int(width))
     return SplitArrays(arrays.split, arrays.batch, x, y, weight, raw_steps=steps)
 
 
@@ -169,16 +168,13 @@ class StreamBatches(keras.utils.PyDataset):
 
     Update ``i`` (counted over all epochs) trains on examples
     ``[i * batch_size, (i + 1) * batch_size)`` of the ``train`` split for the data
-    seed, padded to their own longest sequence, so a resumed epoch sees the
-    same batches. Examples are generated a generator block at a time.
+    seed, so a resumed epoch sees the same batches (:class:`seqtasks.batches.FreshExamples`,
+    the numpy batches ``seqtasks.protocol(name).train_batches`` yields too).
 
     With ``length_grouped``, the examples of each chunk of :attr:`batches_per_chunk`
-    updates are the same, but sorted by length before they are cut into batches,
-    and the batches of a chunk are taken in an order keyed by ``(seed, chunk)``:
-    every batch holds (nearly) one length, as in Deletang et al. (2023), whose
-    training loop draws one length per batch, and is padded only to its own
-    longest sequence (about half the steps of a mixed batch on uniform lengths).
-    Every example of the stream is still trained on exactly once.
+    updates are the same, but sorted by length before they are cut into batches, so every
+    batch holds (nearly) one length, as in Deletang et al. (2023), and is padded only to its
+    own longest sequence.
 
     Without length grouping every batch is zero-padded to :attr:`width` steps:
     ``width`` when given (a fixed-width recipe, :func:`training_width`), else the
@@ -200,9 +196,7 @@ class StreamBatches(keras.utils.PyDataset):
         super().__init__(workers=1, use_multiprocessing=False)
         for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch)):
             check_integer(name, value, 1, numpy=False)
-        if length_grouped not in (False, True) or (length_grouped and task.content_lengths(
-            task.generate("train", 0, 1, seed=0)) is None):
-            raise ValueError(f"invalid length_grouped={length_grouped!r}; allowed: True only for a task whose examples have lengths")
+        self.fresh = FreshExamples(task, batch_size, seed, length_grouped=length_grouped)
         if width is not None:
             allowed = "None, or an integer >= 1 without length_grouped"
             check_integer("width", width, 1, allowed=allowed, numpy=False)
@@ -217,15 +211,7 @@ class StreamBatches(keras.utils.PyDataset):
         self.width = width
         """Steps every batch is padded to (``width``, by default the longest training example the
         task allows); ``None``: each batch keeps its own width (length-grouped batches)."""
-        # As seqtasks.stream: several batches per generate call, a whole generator block at least;
-        # length-grouped chunks hold about one batch per length the training split has.
-        chunk_examples = max(task.block_size, 256)
-        strata = task.length_strata("train") if length_grouped else None
-        if strata is not None:
-            chunk_examples = max(chunk_examples, len(strata.lengths) * batch_size)
-        self.batches_per_chunk = max(1, -(-chunk_examples // batch_size))
-        self._chunk: tuple[int, dict[str, np.ndarray]] | None = None
-        self._lock = threading.Lock()
+        self.batches_per_chunk = self.fresh.batches_per_chunk
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the updates of ``epoch``."""
@@ -240,44 +226,11 @@ class StreamBatches(keras.utils.PyDataset):
 
     def chunk_examples(self, chunk: int) -> dict[str, np.ndarray]:
         """The raw examples of the updates ``chunk * batches_per_chunk ..`` (one ``generate`` call, cached)."""
-        with self._lock:
-            if self._chunk is None or self._chunk[0] != chunk:
-                first = chunk * self.batches_per_chunk * self.batch_size
-                size = self.batches_per_chunk * self.batch_size
-                examples = self.task.generate("train", first, first + size, self.seed)
-                if self.length_grouped:
-                    examples = self._grouped(chunk, examples)
-                self._chunk = (chunk, examples)
-            return self._chunk[1]
-
-    def _grouped(self, chunk: int, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """A chunk's examples sorted by length, its batches in an order keyed by ``(seed, chunk)``.
-
-        Keras reads the input signature of a ``PyDataset`` from its first two batches,
-        so updates 0 and 1 are made to differ in width: the time axis is then ``None``
-        and batches of any width follow.
-        """
-        lengths = np.asarray(self.task.content_lengths(examples))
-        by_length = np.argsort(lengths, kind="stable").reshape(self.batches_per_chunk, self.batch_size)
-        order = np.random.default_rng([self.seed, int(chunk), 0x1E96]).permutation(self.batches_per_chunk)
-        if chunk == 0 and self.batches_per_chunk > 1:
-            widths = lengths[by_length[order]].max(axis=1)
-            other = np.flatnonzero(widths != widths[0])
-            if len(other):
-                order[[1, other[0]]] = order[[other[0], 1]]
-        rows = by_length[order].reshape(-1)
-        return {key: np.asarray(value)[rows] for key, value in examples.items()}
+        return self.fresh.chunk_examples(chunk)
 
     def examples(self, update: int) -> dict[str, np.ndarray]:
         """The raw examples of update ``update`` (counted from the first update of the run)."""
-        chunk, row = divmod(update, self.batches_per_chunk)
-        examples = self.chunk_examples(chunk)
-        rows = {key: value[row * self.batch_size : (row + 1) * self.batch_size] for key, value in examples.items()}
-        if self.task.sequence_fields and "length" in rows:
-            width = int(rows["length"].max(initial=1))
-            for key in self.task.sequence_fields:
-                rows[key] = rows[key][:, :width]
-        return rows
+        return self.fresh.examples(update)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Update ``index`` of the current epoch, zero-padded to :attr:`width` steps.
@@ -289,17 +242,10 @@ class StreamBatches(keras.utils.PyDataset):
         x, y, weight = encode(self.task, batch, self.inputs, self.target, self.one_hot_targets)
         if self.width is None or x.ndim < 2 or x.shape[1] >= self.width:
             return x, y, weight
-        x = _pad_steps(x, self.width)
+        x = pad_steps(x, self.width)
         if self.task.supervised_spec(self.target).per_step:
-            y, weight = _pad_steps(y, self.width), _pad_steps(weight, self.width)
+            y, weight = pad_steps(y, self.width), pad_steps(weight, self.width)
         return x, y, weight
-
-
-def _pad_steps(array: np.ndarray, width: int) -> np.ndarray:
-    """``array`` zero-padded along axis 1 to ``width``."""
-    padding = [(0, 0)] * array.ndim
-    padding[1] = (0, width - array.shape[1])
-    return np.pad(array, padding)
 
 
 class EpochShuffledBatches(keras.utils.PyDataset):
@@ -324,7 +270,7 @@ class EpochShuffledBatches(keras.utils.PyDataset):
     def set_epoch(self, epoch: int) -> None:
         """Fixes the example order of ``epoch``."""
         if self.shuffle:
-            self.order = np.random.default_rng([self.seed, int(epoch), 0x5EED]).permutation(len(self.arrays))
+            self.order = epoch_order(self.seed, epoch, len(self.arrays))
 
     def __len__(self) -> int:
         if self.drop_remainder:
@@ -350,3 +296,100 @@ class SetEpoch(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.batches.set_epoch(epoch)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationData:
+    """The published evaluation splits of a run (capped when asked), encoded for the recipe.
+
+    Attributes:
+        arrays: Split name -> its arrays (padded to the training width for a fixed-width recipe).
+        published_sizes: Split name -> its published size.
+    """
+
+    arrays: dict[str, SplitArrays]
+    published_sizes: dict[str, int]
+
+
+def evaluation_arrays(task: Task, preset: Preset, recipe: Any, eval_cap: int | None) -> EvaluationData:
+    """Every evaluation split of ``task``: the published examples (seed 0), the first ``eval_cap`` when capped.
+
+    A fixed-width recipe (``recipe.fixed_width``) gets them padded to the longest training
+    sequence the task allows (:func:`training_width`), as it trains.
+    """
+    width = training_width(task) if recipe.fixed_width else None
+    per_step = task.supervised_spec(recipe.target).per_step
+    arrays: dict[str, SplitArrays] = {}
+    published_sizes: dict[str, int] = {}
+    for split in task.splits:
+        if split == "train":
+            continue
+        published_sizes[split] = task.published_size(split, preset)
+        size = min(published_sizes[split], eval_cap) if eval_cap else published_sizes[split]
+        arrays[split] = split_arrays(task, split, size, PUBLISHED_SEED, recipe.inputs, recipe.target, recipe.one_hot_targets)
+        if width is not None:
+            arrays[split] = pad_split(arrays[split], width, per_step)
+    return EvaluationData(arrays, published_sizes)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingBatches:
+    """A run's training batches and what its record says about them.
+
+    Attributes:
+        batches: The Keras batches (fresh every update, or epochs over a fixed split).
+        train_arrays: The fixed training split (``None`` with fresh data).
+        train_size: Examples per epoch (fresh data) or in the training split.
+        first_examples: The raw examples of the first update(s) (the loss floor's batch).
+        train_lengths: Inclusive range of the training lengths seen first (``None``: no lengths).
+        width: The fixed width every batch is padded to (``None``: not a fixed-width recipe).
+    """
+
+    batches: StreamBatches | EpochShuffledBatches
+    train_arrays: SplitArrays | None
+    train_size: int
+    first_examples: Batch
+    train_lengths: tuple[int, int] | None
+    width: int | None
+
+
+def training_batches(
+    task: Task, preset: Preset, recipe: Any, *, fresh_data: bool, epoch_size: int | None, steps: int | None,
+    seed: int, data_seed: int, full_batches_only: bool,
+) -> TrainingBatches:
+    """The training batches of a run: fresh examples every update, or epochs over the ``train`` split.
+
+    Args:
+        task: The task (its config may differ from the preset's).
+        preset: The published config whose ``train`` size is the default.
+        recipe: The recipe (batch size, inputs, target, batching flags).
+        fresh_data: Fresh examples every update (the stream of ``data_seed``).
+        epoch_size: Examples per epoch asked for (``None``: the published ``train`` size; with
+            fresh data and ``steps``, the ``steps`` updates in one epoch).
+        steps: Updates the run trains (``None``: epochs).
+        seed: The run's seed (the order of a fixed split's epochs).
+        data_seed: Seed of the training data.
+        full_batches_only: Drop a last partial batch (stateful or fixed-batch models).
+    """
+    width = training_width(task) if recipe.fixed_width else None
+    if steps is not None and fresh_data and not epoch_size:
+        epoch_size = steps * recipe.batch_size  # the updates asked for, in one epoch
+    train_size = epoch_size or task.published_size("train", preset)
+    if fresh_data:
+        batches = StreamBatches(
+            task, recipe.batch_size, -(-train_size // recipe.batch_size), data_seed, recipe.inputs, recipe.target,
+            recipe.one_hot_targets, length_grouped=recipe.length_grouped, width=width,
+        )
+        lengths = length_range(task, batches.chunk_examples(0))  # the first updates' lengths
+        return TrainingBatches(batches, None, train_size, batches.examples(0), lengths, width)
+    arrays = split_arrays(task, "train", train_size, data_seed, recipe.inputs, recipe.target, recipe.one_hot_targets)
+    if width is not None:
+        arrays = pad_split(arrays, width, task.supervised_spec(recipe.target).per_step)
+    batches = EpochShuffledBatches(
+        arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=recipe.stateful or full_batches_only
+    )
+    if len(batches) == 0:
+        raise ValueError(
+            f"invalid train_size={train_size}; allowed: at least one full batch ({recipe.batch_size}) for {recipe.name!r}"
+        )
+    return TrainingBatches(batches, arrays, len(arrays), arrays.batch, length_range(task, arrays.batch), width)

@@ -24,8 +24,9 @@ from typing import Any
 
 import keras
 
-from baselines.recipes import MODEL_KINDS, QuickSettings, Recipe, register_recipe
+from baselines.recipes import MODEL_KINDS, QuickSettings, Recipe, register_recipe, registered_recipe
 from seqtasks.config import check_integer
+from seqtasks.protocols import protocol
 from seqtasks.registry import get_preset, list_tasks, task_class
 from seqtasks.tasks.base import SupervisedSpec, Task
 
@@ -135,37 +136,28 @@ def build_model(
 # The stable recipe's settings for a task without tuned ones: its default preset, a mid-sized model.
 # "quick" shrinks a run for `reproduce --quick` and smoke tests (minutes on 2 CPU cores).
 _DEFAULT_SETTINGS: dict[str, Any] = {
-    "batch_size": 32,
-    "epochs": 10,
     "units": 64,
     "learning_rate": 3e-3,
     "quick": {"epochs": 1, "train_size": 512, "eval_size": 256},
     "description": "the stable recipe at its default settings",
 }
 
-# Tuned settings of the stable recipe per task (recipe hyperparameters; how a task is scored is the task's).
-# "fresh_data": True trains on fresh examples every update (seqtasks.stream), as protocols such as
-# Deletang et al. (2023) do; scoring stays on the published splits.
+# Tuned settings of the stable recipe per task: model hyperparameters only. What a model trains on, its
+# batch size, budget and seeds are the task's protocol (`seqtasks.protocol(name).training`, declared in the
+# task's file), and how it is scored is the task's too.
 _TASK_SETTINGS: dict[str, dict[str, Any]] = {
     "reber_grammar": {
         "task": "reber_grammar/embedded",
-        "batch_size": 16,
-        "epochs": 32,  # 8,192 sequences: just under the 8,440 the 1997 paper's best LSTM needed
         "units": 64,
         "learning_rate": 3e-3,
-        "eval_every_sequences": 64,  # how often training checks whether the test set is solved
-        "stop_when_solved": True,  # the 1997 protocol stops training once the test set is solved
-        "seeds": 10,  # runs per cell in `reproduce`: 1997's Table 1 reports trials of 10 and more
         "quick": {"epochs": 4, "eval_size": 256},
         "description": "next-symbol softmax on embedded Reber strings (1997 protocol: 256 training strings)",
     },
     "sequence_reversal": {
         "task": "sequence_reversal/len5_vocab10",
-        "batch_size": 64,
-        # The bidirectional models reverse the validation set by epoch 5 to 10, but Adam at 3e-3 can spike once
-        # it is solved (BiGRU seed 2: 0.917 sequence accuracy at epoch 10, 1.000 before and from epoch 11 on;
-        # docs/results_runs/len5_bigru_seed2_e20): 20 epochs leave room to recover. The unidirectional ones plateau.
-        "epochs": 20,
+        # The protocol's 20 epochs: the bidirectional models reverse the validation set by epoch 5 to 10, but Adam
+        # at 3e-3 can spike once it is solved (BiGRU seed 2: 0.917 sequence accuracy at epoch 10, 1.000 before and
+        # from epoch 11 on; docs/results_runs/len5_bigru_seed2_e20).
         "units": 64,
         "learning_rate": 3e-3,
         "quick": {"epochs": 2, "train_size": 2048, "eval_size": 256},
@@ -173,15 +165,9 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
         # A config whose protocol trains differently has its own recipe (merged over the task's settings).
         "configs": {
             "reverse_string": {
-                # Deletang et al. (2023) train on fresh strings every step (batch 128, Adam 1e-3, clipping);
-                # they take 1,000,000 steps, this recipe 3,500 (7 epochs of 500 steps) to fit 2 CPU cores.
-                "batch_size": 128,
-                "epochs": 7,
-                "train_size": 64_000,
+                # Deletang et al. (2023): Adam 1e-3 with clipping; the data and budget are the config's protocol.
                 "units": 256,
                 "learning_rate": 1e-3,
-                "fresh_data": True,
-                "length_grouped": True,  # one length per batch, as their training loop draws
                 "quick": {"epochs": 1, "train_size": 2048, "eval_size": 256},
                 "description": "read-then-write reversal on fresh strings, 3,500 updates (Deletang et al.: 1,000,000)",
                 # The models the protocol compares; `reproduce` leaves the others out, with this reason.
@@ -193,8 +179,6 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "char_to_vector": {
         "task": "char_to_vector/synthetic_d100",
-        "batch_size": 64,
-        "epochs": 20,
         "units": 128,
         "learning_rate": 2e-3,
         "quick": {"epochs": 2, "task_overrides": {"vocab_size": 2000}, "eval_size": 256},
@@ -202,17 +186,14 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "random_labels": {
         "task": "random_labels/t672_f16",
-        "batch_size": 32,
-        # 600 updates on fresh data, the rate decaying to zero. After 200 updates at a constant 1e-3 the
+        # The protocol's 600 updates on fresh data, with the rate decaying to zero. After 200 updates at a constant 1e-3 the
         # models still respond to the noise: 0.8% to 1.7% above the label entropy over the last epoch
         # (the 2.0.0 grid). GRU, last-epoch gap: 200 updates with the decay 1.2%, 1.6% (seeds 0, 1);
         # 400 at a constant rate 0.33% (seed 0); 400 with the decay 0.17%, 0.30%. The 2.1.0 grid at 400
         # with the decay: 19 of 20 runs within 1%, BiGRU seed 1 at 1.23%; that run at 600: 0.31%.
-        "epochs": 6,
         "units": 32,
         "learning_rate": 1e-3,
         "learning_rate_schedule": "cosine",
-        "fresh_data": True,  # so the final training loss is measured on data the model has not seen
         "quick": {"epochs": 2, "train_size": 512, "eval_size": 128, "task": "random_labels/t48_f16"},
         "description": "sigmoid head, binary cross-entropy, on pure noise",
     },
@@ -223,15 +204,37 @@ TASK_NAMES = tuple(_TASK_SETTINGS)
 
 def stable_settings(task_name: str) -> dict[str, Any]:
     """The stable recipe's settings for a task (its tuned ones, else the defaults on its default
-    preset) or for a ``task/config`` with settings of its own (merged over its task's)."""
+    preset) or for a ``task/config`` with settings of its own (merged over its task's), with the
+    data, batch size, budget and seeds of the config's protocol (:func:`protocol_budget`)."""
     family, _, config = task_name.partition("/")
     if task_name in config_recipe_tasks():
-        base = {key: value for key, value in stable_settings(family).items() if key != "configs"}
-        return {**base, **_TASK_SETTINGS[family]["configs"][config], "task": task_name}
-    settings = _TASK_SETTINGS.get(task_name)
-    if settings is None:
-        settings = {**_DEFAULT_SETTINGS, "task": f"{task_name}/{task_class(task_name).default_preset}"}
-    return settings
+        base = {key: value for key, value in _TASK_SETTINGS[family].items() if key != "configs"}
+        settings = {**base, **_TASK_SETTINGS[family]["configs"][config], "task": task_name}
+    else:
+        settings = _TASK_SETTINGS.get(task_name)
+        if settings is None:
+            settings = {**_DEFAULT_SETTINGS, "task": f"{task_name}/{task_class(task_name).default_preset}"}
+    return {**settings, **protocol_budget(settings["task"])}
+
+
+def protocol_budget(task_name: str) -> dict[str, Any]:
+    """A config's protocol as recipe fields: its training data, batching, batch size, budget and seeds.
+
+    Only the settings a recipe sets are given (e.g. no ``train_size`` on the published split), so a
+    recipe records the same ``recipe_settings`` as the runs archived before the protocol was data.
+    """
+    spec = protocol(task_name).training
+    fields = {
+        "batch_size": spec.batch_size,
+        "epochs": spec.epochs,
+        "train_size": spec.examples_per_epoch,
+        "fresh_data": spec.fresh or None,
+        "length_grouped": spec.length_grouped or None,
+        "eval_every_sequences": spec.solve_check_every,
+        "stop_when_solved": spec.stop_when_solved or None,
+        "seeds": spec.seeds,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def protocol_exclusion(task_name: str, model: str) -> str | None:
@@ -282,11 +285,9 @@ def _stable_recipe(task_name: str, model: str) -> Recipe:
 
 def register_stable_recipes() -> None:
     """Registers ``stable_<model>_<task>`` for every registered task that has none yet."""
-    from baselines.recipes import _RECIPES
-
     for task_name in [*list_tasks(), *config_recipe_tasks()]:
         for model in MODEL_KINDS:
-            if recipe_name(task_name, model) not in _RECIPES:
+            if registered_recipe(recipe_name(task_name, model)) is None:
                 register_recipe(_stable_recipe(task_name, model))
 
 

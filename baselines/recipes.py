@@ -4,7 +4,9 @@ A recipe is everything needed to train one model on one task: how to build and
 compile the model, the input encoding and the training schedule. Stable
 baselines live in ``baselines/models.py``; the deliberately naive recipes that
 reproduce the seed threads (and their fixes) live in ``baselines/zoo/``.
-Both register here, so ``python -m baselines train --recipe NAME`` runs either.
+Both register here; :mod:`baselines.catalog` loads both and looks recipes up,
+so ``python -m baselines train --recipe NAME`` runs either. This module knows
+neither of them.
 """
 
 from __future__ import annotations
@@ -227,28 +229,12 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-def get_recipe(name: str) -> Recipe:
-    """The recipe registered under ``name``."""
-    _load_all()
-    if name not in _RECIPES:
-        raise ValueError(f"invalid recipe {name!r}; allowed: one of " + ", ".join(sorted(_RECIPES)))
-    return _RECIPES[name]
+def registered_recipe(name: str) -> Recipe | None:
+    """The recipe registered under ``name`` so far, or ``None`` (:func:`baselines.catalog.get_recipe`
+    first registers every recipe)."""
+    return _RECIPES.get(name)
 
 
-def list_recipes() -> list[str]:
-    """All recipe names, sorted."""
-    _load_all()
+def registered_names() -> list[str]:
+    """The names registered so far, sorted."""
     return sorted(_RECIPES)
-
-
-def _load_all() -> None:
-    import importlib
-
-    for module in ("baselines.models", "baselines.zoo"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:  # a module not written yet
-            if error.name != module:
-                raise
-    # Stable recipes for every registered task, also for tasks registered after the first call.
-    importlib.import_module("baselines.models").register_stable_recipes()

@@ -255,6 +255,36 @@ def _escape_latex(text: str) -> str:
     return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
 
 
+def table_row(label: str, runs: Sequence[Mapping[str, Any]], columns: Sequence[ReportColumn], planned: int) -> list[str]:
+    """One row of a table: the label, the seeds (``k of n`` when fewer than planned) and each column's aggregate."""
+    seeds = str(len(runs)) + (f" of {planned}" if len(runs) < planned else "")
+    return [label, seeds, *[aggregate([column.read(run) for run in runs], column) for column in columns]]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(row) + " |" for row in rows]]
+
+
+def latex_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()) -> list[str]:
+    """The lines of a LaTeX ``table`` (``caption`` is LaTeX already; cells and notes are escaped here)."""
+    return [
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{caption}}}",
+        "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        "\\hline",
+        " & ".join(_escape_latex(cell) for cell in header) + " \\\\",
+        "\\hline",
+        *[" & ".join(_escape_latex(cell.replace("*", "")) for cell in row) + " \\\\" for row in rows],
+        "\\hline",
+        "\\end{tabular}",
+        *[f"\\par\\footnotesize {_escape_latex(note)}" for note in notes],
+        "\\end{table}",
+        "",
+    ]
+
+
 def reference_predictors(task: Task, cache_dir: Path | None) -> list[dict[str, Any]]:
     """The task's reference predictors as JSON, cached in ``cache_dir`` per config, dataset and package version."""
     import hashlib
@@ -403,8 +433,7 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         for model in shown:
             runs = results.get((task, model), [])
             if runs:
-                seeds = str(len(runs)) + (f" of {grid.seeds[task]}" if len(runs) < grid.seeds[task] else "")
-                rows.append([model, seeds, *[aggregate([c.read(run) for run in runs], c) for c in columns]])
+                rows.append(table_row(model, runs, columns, grid.seeds[task]))
             elif not grid.quick:  # planned but not finished: say so rather than drop the model
                 rows.append([model, f"0 of {grid.seeds[task]}", *["–"] * len(columns)])
         for predictor in predictors:
@@ -419,8 +448,7 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
             if (task, model) in grid.excluded:
                 reasons.setdefault(grid.excluded[(task, model)], []).append(model)
         lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
-        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["", *markdown_table(header, rows)]
         if references:
             lines += ["", "Published references (not measured here):", "",
                       "| source | model | compares with | value | aggregate | what differs |", "|---|---|---|---|---|---|"]
@@ -435,23 +463,10 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         if plot_task(task, shown, results, figure):
             lines += ["", f"![{task}](figures/{figure.name})"]
         lines.append("")
-        latex += [
-            "\\begin{table}[t]",
-            "\\centering",
-            f"\\caption{{Recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} (mean $\\pm$ std, best seed in "
-            f"parentheses, over {grid.seeds[task]} seeds{', quick grid' if grid.quick else ''}).}}",
-            "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
-            "\\hline",
-            " & ".join(_escape_latex(cell) for cell in header) + " \\\\",
-            "\\hline",
-            *[" & ".join(_escape_latex(cell.replace("*", "")) for cell in row) + " \\\\" for row in rows],
-            "\\hline",
-            "\\end{tabular}",
-            *[f"\\par\\footnotesize Not shown: {_escape_latex(', '.join(names))} ({_escape_latex(reason)})."
-              for reason, names in reasons.items()],
-            "\\end{table}",
-            "",
-        ]
+        caption = (f"Recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} (mean $\\pm$ std, best seed in "
+                   f"parentheses, over {grid.seeds[task]} seeds{', quick grid' if grid.quick else ''}).")
+        latex += latex_table(caption, header, rows, [f"Not shown: {', '.join(names)} ({reason})."
+                                                     for reason, names in reasons.items()])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines) + "\n")
     output.with_suffix(".tex").write_text("\n".join(latex) + "\n")

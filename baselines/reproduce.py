@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.models import MODEL_KINDS, config_recipe_tasks, protocol_exclusion, recipe_name, stable_settings
-from baselines.recipes import get_recipe
+from baselines.catalog import get_recipe
 from baselines.report import GridDescription, columns_of, task_of_run  # noqa: F401  (re-exported)
 from baselines.report import write_reports as write_pages
 from seqtasks.config import is_integer

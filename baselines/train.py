@@ -16,7 +16,8 @@ import json
 from typing import Any
 
 from baselines.data import PUBLISHED_SEED
-from baselines.recipes import MODEL_KINDS, list_recipes
+from baselines.catalog import list_recipes
+from baselines.recipes import MODEL_KINDS
 from baselines.records import jsonable as _jsonable  # the name tests import from here
 from baselines.trainer import STRATEGIES, make_strategy, resolve_recipe, train
 from seqtasks import metrics as task_metrics

@@ -47,33 +47,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from baselines.callbacks import STATE_FILE, RunState, ValidationMetrics
-from baselines.data import (
-    PUBLISHED_SEED,
-    EpochShuffledBatches,
-    SetEpoch,
-    SplitArrays,
-    StreamBatches,
-    length_range,
-    pad_split,
-    split_arrays,
-    take_split,
-    training_width,
-)
-from baselines.recipes import QuickSettings, Recipe, get_recipe
-from baselines.records import (
-    environment_versions,
-    machine_description,
-    plot_curves,
-    protocol,
-    read_history,
-    write_metrics,
-)
+from baselines.catalog import get_recipe
+from baselines.data import PUBLISHED_SEED, SetEpoch, SplitArrays, TrainingBatches, evaluation_arrays, take_split, training_batches
+from baselines.recipes import QuickSettings, Recipe
+from baselines.records import environment_versions, machine_description, plot_curves, protocol, read_history, write_metrics
 from baselines.scoring import PREDICT_BATCH_SIZE, fixed_batch_size, predict, score
 from seqtasks import metrics as task_metrics
 from seqtasks.config import check_integer, is_number
 from seqtasks.registry import get_preset, make
+from seqtasks.tasks.base import Preset, Task
 
 if TYPE_CHECKING:
+    import keras
     import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -126,6 +111,298 @@ def resolve_recipe(recipe: str | None, task: str | None, model: str | None) -> R
     return get_recipe(recipe_name(task, model))
 
 
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """The validated arguments of one :func:`train` run, made before any TensorFlow work.
+
+    Attributes:
+        recipe: The recipe.
+        out_dir: Output directory (``out``; ``None``: ``runs/<recipe>/seed<seed>``). Rerunning
+            with the same directory resumes an interrupted run.
+        seed: Seed of the initial weights and of the batch order, >= 0 (not of the data).
+        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting, or what ``steps`` needs).
+        strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
+        deterministic: Turn on ``tf.config.experimental.enable_op_determinism``.
+        quick: Small sizes and few epochs (the recipe's ``quick`` settings).
+        epoch_size: Training examples (``train_size``; per epoch with fresh data; ``None``: the protocol's,
+            or the quick setting).
+        eval_cap: Cap on the examples of each evaluation split (``eval_size``; ``None``: the whole published split).
+        overrides: Task config fields changed from the preset's (``task_overrides``, ``seqtasks.make``
+            keywords, and the quick settings').
+        verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
+        locate_nan: Watch every update with :class:`seqtasks.stability.NaNLocator` instead of
+            ``TerminateOnNaN``: at the first non-finite loss, weight or layer output, stop,
+            restore the last finite weights and write ``nan_report.json``/``.md`` (costs a
+            host copy of the weights and a probe forward pass per update).
+        floor_check: Watch every update with :class:`seqtasks.stability.FloorDetector` (each
+            batch's loss against that batch's own floor; validation loss against the validation
+            floor) and record its verdict in ``metrics.json`` (``floor_check``).
+        command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
+        data_seed: Seed of the training data (0: the published ``train`` split).
+            Another value varies the training data for a data-variance study;
+            the run records it and its results are not on the published training set.
+        fresh_data: Train on fresh examples every update (``seqtasks.stream`` of
+            ``data_seed``) rather than epochs over a fixed training set
+            (``None``: the recipe's setting).
+        steps: Train exactly this many updates, >= 1, instead of ``epochs`` epochs (``None``:
+            epochs). With fresh data and no ``train_size`` they are one epoch; otherwise as
+            many epochs as needed, the last one stopped after the ``steps``-th update.
+        build_overrides: Keywords for the recipe's ``build``, e.g. ``{"units": 8}`` for a
+            smaller model (the zoo's and the stable recipes' builds take ``units`` and
+            ``learning_rate``); recorded in ``metrics.json``.
+        lint: Record :func:`seqtasks.stability.check`'s findings on the model and its first
+            training batch in ``metrics.json`` (``lint``).
+        task_name: ``"task/config"`` (a bare task name resolved to its default config).
+        preset: The published config the run's split sizes come from.
+    """
+
+    recipe: Recipe
+    task_name: str
+    preset: Preset
+    overrides: dict[str, Any]
+    seed: int
+    epochs: int | None
+    steps: int | None
+    out_dir: Path
+    strategy: str
+    deterministic: bool
+    quick: bool
+    epoch_size: int | None
+    eval_cap: int | None
+    verbose: int
+    locate_nan: bool
+    floor_check: bool
+    data_seed: int
+    fresh_data: bool
+    build_overrides: dict[str, Any]
+    lint: bool
+    command: str
+
+
+def _check_run_arguments(recipe: Recipe, **arguments: Any) -> None:
+    """Raises ``ValueError`` naming the first invalid argument of :func:`train`."""
+    a = dataclasses.make_dataclass("Arguments", list(arguments))(**arguments)
+    check_integer("seed", a.seed, 0, numpy=False)
+    if a.strategy not in STRATEGIES:
+        raise ValueError(f"invalid strategy={a.strategy!r}; allowed: one of " + ", ".join(STRATEGIES))
+    if a.epochs is not None:
+        check_integer("epochs", a.epochs, 1, numpy=False)
+    for name, value in (("train_size", a.train_size), ("eval_size", a.eval_size)):
+        if value is not None:
+            check_integer(name, value, 1, allowed="an integer >= 1 (or None for the default)", numpy=False)
+    if a.verbose not in (0, 1, 2):
+        raise ValueError(f"invalid verbose={a.verbose!r}; allowed: 0, 1 or 2")
+    check_integer("data_seed", a.data_seed, 0, numpy=False)
+    if a.fresh_data not in (False, True) or (a.fresh_data and recipe.stateful and recipe.length_grouped):
+        raise ValueError(
+            f"invalid fresh_data={a.fresh_data!r} for recipe {recipe.name!r}; allowed: False for stateful length-grouped recipes"
+        )
+    if a.steps is not None:
+        check_integer("steps", a.steps, 1, allowed="an integer >= 1 (or None for epochs)", numpy=False)
+    if a.steps is not None and a.epochs is not None:
+        raise ValueError(f"invalid epochs={a.epochs!r} together with steps={a.steps!r}; allowed: one of the two")
+    _check_build_overrides(recipe, a.build_overrides)
+    if a.locate_nan not in (False, True) or (a.locate_nan and a.strategy != "default"):
+        raise ValueError(f"invalid locate_nan={a.locate_nan!r} with strategy={a.strategy!r}; allowed: True only with 'default'")
+
+
+def plan_run(recipe: Recipe | str, **arguments: Any) -> RunPlan:
+    """Step 1: checks :func:`train`'s arguments and resolves the recipe, the task and the defaults."""
+    if isinstance(recipe, str):
+        recipe = get_recipe(recipe)
+    arguments["fresh_data"] = recipe.fresh_data if arguments["fresh_data"] is None else arguments["fresh_data"]
+    arguments["build_overrides"] = dict(arguments["build_overrides"] or {})
+    _check_run_arguments(recipe, **{key: value for key, value in arguments.items() if key not in ("task", "out")})
+    quick = recipe.quick if arguments["quick"] and recipe.quick is not None else QuickSettings()
+    task_name = arguments["task"] or quick.task or recipe.task
+    if task_name.partition("/")[0] != recipe.task.partition("/")[0]:
+        raise ValueError(
+            f"invalid task={task_name!r} for recipe {recipe.name!r}; allowed: a config of {recipe.task.partition('/')[0]}"
+        )
+    task_class, preset = get_preset(task_name)  # its split sizes count, also for a run that overrides config fields
+    seed, steps, out = arguments["seed"], arguments["steps"], arguments["out"]
+    command = arguments["command"]
+    return RunPlan(
+        recipe=recipe,
+        task_name=f"{task_class.name}/{preset.name}",  # "char_to_vector" -> "char_to_vector/synthetic_d100"
+        preset=preset,
+        overrides={**quick.task_overrides, **(arguments["task_overrides"] or {})},
+        seed=seed,
+        epochs=None if steps is not None else arguments["epochs"] or quick.epochs or recipe.epochs,
+        steps=steps,
+        out_dir=Path(out) if out is not None else Path("runs") / recipe.name / f"seed{seed}",
+        strategy=arguments["strategy"],
+        deterministic=arguments["deterministic"],
+        quick=arguments["quick"],
+        epoch_size=arguments["train_size"] or quick.train_size or recipe.train_size,
+        eval_cap=arguments["eval_size"] or quick.eval_size,
+        verbose=arguments["verbose"],
+        locate_nan=arguments["locate_nan"],
+        floor_check=arguments["floor_check"],
+        data_seed=arguments["data_seed"],
+        fresh_data=arguments["fresh_data"],
+        build_overrides=arguments["build_overrides"],
+        lint=arguments["lint"],
+        command=command if command is not None else " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+    )
+
+
+def start_tensorflow(plan: RunPlan) -> tf.distribute.Strategy:
+    """Step 2: the distribution strategy (before any other TensorFlow work), the seed and op determinism."""
+    import keras
+    import tensorflow as tf
+
+    distribution = make_strategy(plan.strategy)  # multi-worker needs this first
+    keras.utils.set_random_seed(plan.seed)
+    if plan.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return distribution
+
+
+def build_run_model(plan: RunPlan, task: Task, distribution: tf.distribute.Strategy) -> tuple[keras.Model, int | None]:
+    """Step 4: the recipe's compiled model and the batch size it is built for (``None``: any).
+
+    A model built for one batch size (``keras.Input(batch_shape=...)``, stateful layers) gets only
+    full batches of it, in training, validation and prediction.
+    """
+    with distribution.scope():
+        model = plan.recipe.build(task, task.supervised_spec(plan.recipe.target), **plan.build_overrides)
+    fixed_batch = fixed_batch_size(model)
+    if fixed_batch is not None and fixed_batch != plan.recipe.batch_size:
+        raise ValueError(
+            f"invalid batch_size={plan.recipe.batch_size} for recipe {plan.recipe.name!r}; allowed: {fixed_batch}, "
+            "the batch size its model is built for"
+        )
+    return model, fixed_batch
+
+
+def schedule_learning_rate(plan: RunPlan, model: keras.Model, updates: int) -> None:
+    """The recipe's learning-rate schedule over the run's ``updates`` (none: the built rate stays)."""
+    import keras
+
+    if plan.recipe.learning_rate_schedule == "cosine":
+        # Keyed by the optimizer's update count, which BackupAndRestore restores, so a resumed run
+        # continues the same curve; the base is the built rate (a --lr override included).
+        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+            float(model.optimizer.learning_rate), updates
+        )
+
+
+def lint_findings(plan: RunPlan, model: keras.Model, task: Task, data: TrainingBatches) -> list[dict[str, Any]] | None:
+    """:func:`seqtasks.stability.check`'s findings on the model and its first training batch (``None``: not asked)."""
+    if not plan.lint:
+        return None
+    from seqtasks.stability import check
+
+    first_x, first_y, _ = data.batches[0]
+    return [dataclasses.asdict(finding) for finding in check(model, dataset=(first_x, first_y), task=task)]
+
+
+@dataclasses.dataclass
+class RunCallbacks:
+    """Step 5's callbacks and the pieces :func:`record_run` reads after training."""
+
+    callbacks: list[Any]
+    run_state: RunState
+    locator: Any | None
+    floor_detector: Any | None
+    fit_validation: SplitArrays | None
+    eval_every: int | None
+
+
+def make_callbacks(
+    plan: RunPlan, task: Task, data: TrainingBatches, eval_arrays: Mapping[str, SplitArrays],
+    predict_options: Mapping[str, Any], extra: Sequence[Any],
+) -> RunCallbacks:
+    """Step 5: bookkeeping, validation metrics, the NaN guard, the floor detector, logging and backup, then ``extra``."""
+    import keras
+
+    recipe, batches, target = plan.recipe, data.batches, plan.recipe.target
+    # Sequences until the test set is solved: checked when the recipe asks and the headline has a ceiling.
+    eval_every = recipe.eval_every_sequences
+    if task.headline_metric(target) not in task.ceiling(target=target) or "test" not in eval_arrays:
+        eval_every = None
+    run_state = RunState(
+        batches, plan.out_dir / "backup" / STATE_FILE, solve_task=task if eval_every else None,
+        solve_arrays=eval_arrays.get("test") if eval_every else None, eval_every=eval_every,
+        stop_when_solved=recipe.stop_when_solved, target=target, max_updates=plan.steps, predict_options=predict_options,
+    )
+    validation = eval_arrays.get("validation")
+    # Keras's own validation pass (val_loss, the floor detector's validation check): whole batches only
+    # for a model with a fixed batch size.
+    fit_validation = validation
+    if validation is not None and predict_options["fixed_batch"]:
+        whole = len(validation) // predict_options["batch_size"] * predict_options["batch_size"]
+        fit_validation = take_split(validation, whole) if whole else None
+    callbacks: list[Any] = [SetEpoch(batches), run_state]
+    if validation is not None:
+        callbacks.append(ValidationMetrics(task, validation, target, predict_options))
+    locator = floor_detector = None
+    if plan.locate_nan:
+        from seqtasks.stability import NaNLocator
+
+        # Within an epoch, update `step` used batch `step % len(batches)` of that epoch's order.
+        locator = NaNLocator(probe_inputs=lambda step: batches[step % len(batches)][0], report_path=plan.out_dir / "nan_report")
+    if plan.floor_check:
+        from seqtasks.stability import FloorDetector
+
+        floor_detector = FloorDetector.for_batches(
+            task, batches, target, fit_validation.batch if fit_validation is not None else None,
+            validation_batch_size=predict_options["batch_size"],
+        )
+    callbacks += [
+        locator or keras.callbacks.TerminateOnNaN(),
+        *([floor_detector] if floor_detector is not None else []),
+        keras.callbacks.CSVLogger(str(plan.out_dir / "history.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(plan.out_dir / "backup")),
+        *extra,
+    ]
+    return RunCallbacks(callbacks, run_state, locator, floor_detector, fit_validation, eval_every)
+
+
+def fit(plan: RunPlan, model: keras.Model, data: TrainingBatches, run: RunCallbacks, epochs: int, batch_size: int) -> None:
+    """Step 6: ``model.fit`` over the batches (a new run starts a new log; a resumed one appends)."""
+    history_path = plan.out_dir / "history.csv"
+    if not (plan.out_dir / "backup").exists() and history_path.exists():
+        history_path.unlink()  # a fresh run, not a resume
+    validation = run.fit_validation
+    model.fit(
+        data.batches,
+        epochs=epochs,
+        shuffle=False,  # the order comes from the batches object, keyed by (seed, epoch)
+        validation_data=(validation.x, validation.y, validation.sample_weight) if validation is not None else None,
+        validation_batch_size=batch_size,
+        callbacks=run.callbacks,
+        verbose=plan.verbose,
+    )
+
+
+@dataclasses.dataclass
+class RunScores:
+    """Step 7's output: the task's scores per evaluation split and the per-length reports."""
+
+    final: dict[str, Any]
+    finite_predictions: dict[str, bool]
+    length_reports: list[dict[str, Any]]
+
+
+def score_run(
+    model: keras.Model, task: Task, eval_arrays: Mapping[str, SplitArrays], target: str | None,
+    predict_options: Mapping[str, Any],
+) -> RunScores:
+    """Step 7: the model's outputs on every evaluation split, scored by the task's own evaluation."""
+    scores = RunScores({}, {}, [])
+    for split, arrays in eval_arrays.items():
+        predictions = predict(model, arrays, **predict_options)
+        scores.finite_predictions[split] = bool(np.all(np.isfinite(predictions)))
+        scores.final[split] = score(task, model, arrays, target, predictions)
+        if "test_long" in eval_arrays and split != "validation" and task.content_lengths(arrays.batch) is not None:
+            scores.length_reports.append(
+                task_metrics.length_report(task, arrays.batch, predictions, split=split, target=target)
+            )
+    return scores
+
+
 def train(
     recipe: Recipe | str,
     *,
@@ -152,346 +429,179 @@ def train(
 ) -> dict[str, Any]:
     """Trains one recipe and writes ``model.keras``, ``metrics.json``, ``history.csv`` and ``curves.png``.
 
-    Every evaluation split is the published one (seed 0; capped by ``eval_size``),
-    scored by the task's own evaluation.
+    A pipeline of named steps: :func:`plan_run` (arguments), :func:`start_tensorflow`,
+    :func:`baselines.data.evaluation_arrays` (the published evaluation splits),
+    :func:`build_run_model`, :func:`baselines.data.training_batches` (the protocol's
+    training batches), :func:`make_callbacks`, :func:`fit`, :func:`score_run` and
+    :func:`record_run` (``metrics.json`` and the files beside it). Every evaluation split is
+    the published one (seed 0; capped by ``eval_size``), scored by the task's own evaluation.
 
     Args:
         recipe: A :class:`Recipe` or its registry name.
-        task: ``"task/config"`` to train on (``None``: the recipe's default);
-            must be the recipe's task family.
-        seed: Seed of the initial weights and of the batch order, >= 0 (not of the data).
-        epochs: Number of epochs, >= 1 (``None``: the recipe's, or its quick setting, or what ``steps`` needs).
-        out: Output directory (``None``: ``runs/<recipe>/seed<seed>``). Rerunning
-            with the same directory resumes an interrupted run.
-        strategy: ``default``, ``mirrored`` or ``multiworker`` (``tf.distribute``).
-        deterministic: Turn on ``tf.config.experimental.enable_op_determinism``.
-        quick: Small sizes and few epochs (the recipe's ``quick`` settings).
-        train_size: Training examples (per epoch with fresh data; ``None``: the preset's, or the quick setting).
-        eval_size: Cap on the examples of each evaluation split.
-        task_overrides: Task config fields to override (``seqtasks.make`` keywords).
-        verbose: Keras progress display: 0 silent, 1 progress bar, 2 one line per epoch.
-        locate_nan: Watch every update with :class:`seqtasks.stability.NaNLocator` instead of
-            ``TerminateOnNaN``: at the first non-finite loss, weight or layer output, stop,
-            restore the last finite weights and write ``nan_report.json``/``.md`` (costs a
-            host copy of the weights and a probe forward pass per update).
-        floor_check: Watch every update with :class:`seqtasks.stability.FloorDetector` (each
-            batch's loss against that batch's own floor; validation loss against the validation
-            floor) and record its verdict in ``metrics.json`` (``floor_check``).
+        task: ``"task/config"`` to train on (``None``: the recipe's default); the recipe's task family.
         callbacks: Extra Keras callbacks (run after the built-in ones).
-        command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
-        data_seed: Seed of the training data (0: the published ``train`` split).
-            Another value varies the training data for a data-variance study;
-            the run records it and its results are not on the published training set.
-        fresh_data: Train on fresh examples every update (``seqtasks.stream`` of
-            ``data_seed``) rather than epochs over a fixed training set
-            (``None``: the recipe's setting).
-        steps: Train exactly this many updates, >= 1, instead of ``epochs`` epochs (``None``:
-            epochs). With fresh data and no ``train_size`` they are one epoch; otherwise as
-            many epochs as needed, the last one stopped after the ``steps``-th update.
-        build_overrides: Keywords for the recipe's ``build``, e.g. ``{"units": 8}`` for a
-            smaller model (the zoo's and the stable recipes' builds take ``units`` and
-            ``learning_rate``); recorded in ``metrics.json``.
-        lint: Record :func:`seqtasks.stability.check`'s findings on the model and its first
-            training batch in ``metrics.json`` (``lint``).
+        **others: See :class:`RunPlan`'s attributes of the same names.
 
     Returns:
         The contents of ``metrics.json``.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
-    if isinstance(recipe, str):
-        recipe = get_recipe(recipe)
-    check_integer("seed", seed, 0, numpy=False)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"invalid strategy={strategy!r}; allowed: one of " + ", ".join(STRATEGIES))
-    if epochs is not None:
-        check_integer("epochs", epochs, 1, numpy=False)
-    for name, value in (("train_size", train_size), ("eval_size", eval_size)):
-        if value is not None:
-            check_integer(name, value, 1, allowed="an integer >= 1 (or None for the default)", numpy=False)
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"invalid verbose={verbose!r}; allowed: 0, 1 or 2")
-    check_integer("data_seed", data_seed, 0, numpy=False)
-    fresh_data = recipe.fresh_data if fresh_data is None else fresh_data
-    if fresh_data not in (False, True) or (fresh_data and recipe.stateful and recipe.length_grouped):
-        raise ValueError(
-            f"invalid fresh_data={fresh_data!r} for recipe {recipe.name!r}; allowed: False for stateful length-grouped recipes"
-        )
-    if steps is not None:
-        check_integer("steps", steps, 1, allowed="an integer >= 1 (or None for epochs)", numpy=False)
-    if steps is not None and epochs is not None:
-        raise ValueError(f"invalid epochs={epochs!r} together with steps={steps!r}; allowed: one of the two")
-    build_overrides = dict(build_overrides or {})
-    _check_build_overrides(recipe, build_overrides)
-    if locate_nan not in (False, True) or (locate_nan and strategy != "default"):
-        raise ValueError(f"invalid locate_nan={locate_nan!r} with strategy={strategy!r}; allowed: True only with 'default'")
-    quick_settings = recipe.quick if quick and recipe.quick is not None else QuickSettings()
-    task_name = task or quick_settings.task or recipe.task
-    if task_name.partition("/")[0] != recipe.task.partition("/")[0]:
-        raise ValueError(
-            f"invalid task={task_name!r} for recipe {recipe.name!r}; allowed: a config of {recipe.task.partition('/')[0]}"
-        )
-    task_cls, preset = get_preset(task_name)  # its split sizes count, also for a run that overrides config fields
-    task_name = f"{task_cls.name}/{preset.name}"  # "char_to_vector" -> "char_to_vector/synthetic_d100" in the record
-    overrides = {**quick_settings.task_overrides, **(task_overrides or {})}
-    if steps is None:
-        epochs = epochs or quick_settings.epochs or recipe.epochs
-    out_dir = Path(out) if out is not None else Path("runs") / recipe.name / f"seed{seed}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    import keras
-    import tensorflow as tf
-
-    distribution = make_strategy(strategy)  # before any other TensorFlow work (multi-worker needs this)
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-
-    the_task = make(task_name, **overrides)
-    target = recipe.target
-    spec = the_task.supervised_spec(target)
-    epoch_size = train_size or quick_settings.train_size or recipe.train_size
-    if steps is not None and fresh_data and not epoch_size:
-        epoch_size = steps * recipe.batch_size  # the updates asked for, in one epoch
-    train_size = epoch_size or the_task.published_size("train", preset)
-    eval_cap = eval_size or quick_settings.eval_size
-    one_hot_targets = recipe.one_hot_targets
-    # A fixed-width recipe pads every batch to the longest training sequence the task allows (the posts' padding).
-    width = training_width(the_task) if recipe.fixed_width else None
-    # Evaluation: always the published splits (seed 0), the first `eval_size` examples when capped.
-    eval_arrays: dict[str, SplitArrays] = {}
-    published_sizes: dict[str, int] = {}
-    for split in the_task.splits:
-        if split == "train":
-            continue
-        published_sizes[split] = the_task.published_size(split, preset)
-        size = min(published_sizes[split], eval_cap) if eval_cap else published_sizes[split]
-        eval_arrays[split] = split_arrays(
-            the_task, split, size, PUBLISHED_SEED, recipe.inputs, target, one_hot_targets
-        )
-        if width is not None:
-            eval_arrays[split] = pad_split(eval_arrays[split], width, spec.per_step)
-
-    with distribution.scope():
-        model = recipe.build(the_task, spec, **build_overrides)
-    # A model built for one batch size (keras.Input(batch_shape=...), stateful layers) gets only full
-    # batches of it, in training, validation and prediction.
-    fixed_batch = fixed_batch_size(model)
-    if fixed_batch is not None and fixed_batch != recipe.batch_size:
-        raise ValueError(
-            f"invalid batch_size={recipe.batch_size} for recipe {recipe.name!r}; allowed: {fixed_batch}, "
-            "the batch size its model is built for"
-        )
+    plan = plan_run(
+        recipe, task=task, seed=seed, epochs=epochs, out=out, strategy=strategy, deterministic=deterministic,
+        quick=quick, train_size=train_size, eval_size=eval_size, task_overrides=task_overrides, verbose=verbose,
+        locate_nan=locate_nan, floor_check=floor_check, command=command, data_seed=data_seed, fresh_data=fresh_data,
+        steps=steps, build_overrides=build_overrides, lint=lint,
+    )
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    distribution = start_tensorflow(plan)
+    the_task = make(plan.task_name, **plan.overrides)
+    evaluation = evaluation_arrays(the_task, plan.preset, plan.recipe, plan.eval_cap)
+    model, fixed_batch = build_run_model(plan, the_task, distribution)
     predict_options = {"batch_size": fixed_batch or PREDICT_BATCH_SIZE, "fixed_batch": fixed_batch is not None}
-    train_arrays: SplitArrays | None = None
-    if fresh_data:
-        batches = StreamBatches(
-            the_task, recipe.batch_size, -(-train_size // recipe.batch_size), data_seed, recipe.inputs, target,
-            one_hot_targets, length_grouped=recipe.length_grouped, width=width,
-        )
-        first_training_batch = batches.examples(0)
-        train_lengths = length_range(the_task, batches.chunk_examples(0))  # the first updates' lengths
-    else:
-        train_arrays = split_arrays(the_task, "train", train_size, data_seed, recipe.inputs, target, one_hot_targets)
-        if width is not None:
-            train_arrays = pad_split(train_arrays, width, spec.per_step)
-        full_batches_only = recipe.stateful or fixed_batch is not None
-        batches = EpochShuffledBatches(
-            train_arrays, recipe.batch_size, seed, shuffle=not recipe.stateful, drop_remainder=full_batches_only
-        )
-        if len(batches) == 0:
-            raise ValueError(
-                f"invalid train_size={train_size}; allowed: at least one full batch ({recipe.batch_size}) for {recipe.name!r}"
-            )
-        first_training_batch = train_arrays.batch
-        train_lengths = length_range(the_task, train_arrays.batch)
-    if steps is not None:
-        epochs = -(-steps // len(batches))  # RunState stops the last epoch after the `steps`-th update
-    if recipe.learning_rate_schedule == "cosine":
-        # Keyed by the optimizer's update count, which BackupAndRestore restores, so a resumed run
-        # continues the same curve; the base is the built rate (a --lr override included).
-        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
-            float(model.optimizer.learning_rate), steps if steps is not None else epochs * len(batches)
-        )
-    findings = None
-    if lint:
-        from seqtasks.stability import check
-
-        first_x, first_y, _ = batches[0]
-        findings = [dataclasses.asdict(finding) for finding in check(model, dataset=(first_x, first_y), task=the_task)]
-    headline = the_task.headline_metric(target)
-    # Sequences until the test set is solved: checked when the recipe asks and the headline has a ceiling.
-    eval_every = recipe.eval_every_sequences
-    if headline not in the_task.ceiling(target=target) or "test" not in eval_arrays:
-        eval_every = None
-    run_state = RunState(
-        batches,
-        out_dir / "backup" / STATE_FILE,
-        solve_task=the_task if eval_every else None,
-        solve_arrays=eval_arrays.get("test") if eval_every else None,
-        eval_every=eval_every,
-        stop_when_solved=recipe.stop_when_solved,
-        target=target,
-        max_updates=steps,
-        predict_options=predict_options,
+    data = training_batches(
+        the_task, plan.preset, plan.recipe, fresh_data=plan.fresh_data, epoch_size=plan.epoch_size,
+        steps=plan.steps, seed=plan.seed, data_seed=plan.data_seed, full_batches_only=fixed_batch is not None,
     )
-    run_state.cpu_started = cpu_started
-    validation = eval_arrays.get("validation")
-    # Keras's own validation pass (val_loss, and the floor detector's validation check): whole batches only
-    # for a model with a fixed batch size.
-    fit_validation = validation
-    if validation is not None and fixed_batch is not None:
-        whole = len(validation) // fixed_batch * fixed_batch
-        fit_validation = take_split(validation, whole) if whole else None
-    # The callbacks, in order: bookkeeping, validation metrics, the NaN guard, logging and backup,
-    # then the caller's. Add a built-in callback by appending to `callback_list` here.
-    callback_list = [SetEpoch(batches), run_state]
-    if validation is not None:
-        callback_list.append(ValidationMetrics(the_task, validation, target, predict_options))
-    locator = None
-    if locate_nan:
-        from seqtasks.stability import NaNLocator
-
-        # Within an epoch, update `step` used batch `step % len(batches)` of that epoch's order.
-        locator = NaNLocator(probe_inputs=lambda step: batches[step % len(batches)][0], report_path=out_dir / "nan_report")
-    floor_detector = None
-    if floor_check:
-        from seqtasks.stability import FloorDetector
-
-        floor_detector = FloorDetector.for_batches(
-            the_task, batches, target, fit_validation.batch if fit_validation is not None else None,
-            validation_batch_size=predict_options["batch_size"],
-        )
-    callback_list += [
-        locator or keras.callbacks.TerminateOnNaN(),
-        *([floor_detector] if floor_detector is not None else []),
-        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
-        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
-        *callbacks,
-    ]
-    history_path = out_dir / "history.csv"
-    if not (out_dir / "backup").exists() and history_path.exists():
-        history_path.unlink()  # a fresh run, not a resume: start a new log
-    model.fit(
-        batches,
-        epochs=epochs,
-        shuffle=False,  # the order comes from the batches object, keyed by (seed, epoch)
-        validation_data=(
-            (fit_validation.x, fit_validation.y, fit_validation.sample_weight) if fit_validation is not None else None
-        ),
-        validation_batch_size=predict_options["batch_size"],
-        callbacks=callback_list,
-        verbose=verbose,
+    run_epochs = plan.epochs if plan.steps is None else -(-plan.steps // len(data.batches))
+    # RunState stops the last epoch after the `steps`-th update.
+    schedule_learning_rate(plan, model, plan.steps if plan.steps is not None else run_epochs * len(data.batches))
+    findings = lint_findings(plan, model, the_task, data)
+    run = make_callbacks(plan, the_task, data, evaluation.arrays, predict_options, callbacks)
+    run.run_state.cpu_started = cpu_started
+    fit(plan, model, data, run, run_epochs, predict_options["batch_size"])
+    scores = score_run(model, the_task, evaluation.arrays, plan.recipe.target, predict_options)
+    result = record_run(
+        plan, the_task, data, evaluation, scores, run, distribution, findings, run_epochs, fixed_batch,
+        started=started, cpu_started=cpu_started,
     )
+    return write_run(plan, model, the_task, data, scores, result)
 
-    final: dict[str, Any] = {}
-    length_reports: list[dict[str, Any]] = []
-    finite_predictions: dict[str, bool] = {}
-    for split, arrays in eval_arrays.items():
-        predictions = predict(model, arrays, **predict_options)
-        finite_predictions[split] = bool(np.all(np.isfinite(predictions)))
-        final[split] = score(the_task, model, arrays, target, predictions)
-        if "test_long" in eval_arrays and split != "validation" and the_task.content_lengths(arrays.batch) is not None:
-            length_reports.append(task_metrics.length_report(the_task, arrays.batch, predictions, split=split, target=target))
-    history = read_history(history_path)
-    state = run_state.state
-    leak = the_task.bidirectional_leak(target) if recipe.bidirectional else None
+
+def record_run(
+    plan: RunPlan, task: Task, data: TrainingBatches, evaluation: Any, scores: RunScores, run: RunCallbacks,
+    distribution: Any, findings: list[dict[str, Any]] | None, epochs: int, fixed_batch: int | None, *,
+    started: float, cpu_started: float,
+) -> dict[str, Any]:
+    """Step 8: the contents of ``metrics.json`` (what was trained, on what, how it scored, and at what cost)."""
+    recipe, target = plan.recipe, plan.recipe.target
+    history = read_history(plan.out_dir / "history.csv")
+    state = run.run_state.state
+    leak = task.bidirectional_leak(target) if recipe.bidirectional else None
     steps_run = state["nan_free_steps"] + state["nonfinite_steps"]
-    losses = state["per_update_loss"]
-    if locator is not None and locator.report is not None:
-        nan_update = locator.report["update"]
-    else:
-        nan_update = next((update for update, loss in enumerate(losses, 1) if loss is None), None)
-    floor_verdict = None
-    if floor_detector is not None:
-        floor_verdict = {
-            **floor_detector.verdict,
-            "below_floor_updates": [event["update"] for event in floor_detector.events if event["data"] != "validation"],
-        }
     result: dict[str, Any] = {
         "recipe": recipe.name,
         "model": recipe.model,
-        "task": task_name,
-        "task_config": the_task.config.to_dict(),
-        "target": target or the_task.targets()[0],
-        "seed": seed,
-        "data_seed": data_seed,
-        "fresh_data": fresh_data,
+        "task": plan.task_name,
+        "task_config": task.config.to_dict(),
+        "target": target or task.targets()[0],
+        "seed": plan.seed,
+        "data_seed": plan.data_seed,
+        "fresh_data": plan.fresh_data,
         "valid_baseline": leak is None,
         "invalid_reason": leak,
         "epochs": epochs,
         "epochs_completed": state["epochs_completed"],
-        "resumed_from_epoch": run_state.resumed_from_epoch,
-        "steps": steps,
+        "resumed_from_epoch": run.run_state.resumed_from_epoch,
+        "steps": plan.steps,
         "updates": steps_run,
         "batch_size": recipe.batch_size,
         "fixed_batch_size": fixed_batch,
-        "fixed_width": width,
-        "build_overrides": build_overrides,
-        "train_size": train_size if fresh_data else len(train_arrays),
-        "eval_sizes": {split: len(arrays) for split, arrays in eval_arrays.items()},
-        "strategy": strategy,
+        "fixed_width": data.width,
+        "build_overrides": plan.build_overrides,
+        "train_size": data.train_size,
+        "eval_sizes": {split: len(arrays) for split, arrays in evaluation.arrays.items()},
+        "strategy": plan.strategy,
         "replicas": int(distribution.num_replicas_in_sync),
-        "deterministic": deterministic,
-        "quick": quick,
+        "deterministic": plan.deterministic,
+        "quick": plan.quick,
         "recipe_settings": recipe.settings,
         "protocol": protocol(
-            task_name, the_task, overrides, target, eval_arrays, published_sizes, train_arrays, fresh_data,
-            data_seed, train_size, recipe.batch_size,
+            plan.task_name, task, plan.overrides, target, evaluation.arrays, evaluation.published_sizes,
+            data.train_arrays, plan.fresh_data, plan.data_seed, data.train_size, recipe.batch_size,
         ),
-        "headline_metric": headline,
-        "ceiling": {split: the_task.ceiling(arrays.batch, target) for split, arrays in eval_arrays.items()},
-        "final": final,
-        "finite_predictions": finite_predictions,
+        "headline_metric": task.headline_metric(target),
+        "ceiling": {split: task.ceiling(arrays.batch, target) for split, arrays in evaluation.arrays.items()},
+        "final": scores.final,
+        "finite_predictions": scores.finite_predictions,
         "final_train_loss": history[-1]["loss"] if history else None,
         "per_epoch": history,
-        "per_update_loss": losses,
-        "median_seconds_per_update": float(np.median(run_state.update_seconds)) if run_state.update_seconds else None,
-        "sequences_seen": state["sequences_seen"],
-        "nan_free_steps": state["nan_free_steps"],
-        "nonfinite_steps": state["nonfinite_steps"],
-        "nan_free_fraction": state["nan_free_steps"] / steps_run if steps_run else None,
-        "locate_nan": locate_nan,
-        "nan_update": nan_update,
-        "nan_report": locator.report if locator is not None else None,
-        "floor_check": floor_verdict,
+        **_training_outcome(run, state, steps_run),
         "lint": findings,
         "wall_time_s": time.perf_counter() - started,
-        "cpu_time_s": run_state.cpu_seconds_earlier + time.process_time() - cpu_started,
+        "cpu_time_s": run.run_state.cpu_seconds_earlier + time.process_time() - cpu_started,
         "cpu_time_counts_resumes": True,
         "train_time_s": state["train_seconds"],
         "versions": environment_versions(),
         "machine": machine_description(),
-        "command": command if command is not None else " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        "command": plan.command,
     }
     # The lowest mean training loss a correct model reaches (None: unknown), e.g. the label entropy.
-    result["loss_floor"] = the_task.loss_floor(first_training_batch) if spec.target_kind != "multi_hot" else None
-    if eval_every:
+    multi_hot = task.supervised_spec(target).target_kind == "multi_hot"
+    result["loss_floor"] = None if multi_hot else task.loss_floor(data.first_examples)
+    if run.eval_every:
         result["sequences_to_solve_test"] = state["solved_at_sequences"]
-        result["solve_metric"] = headline
-        result["solve_eval_every_sequences"] = eval_every
+        result["solve_metric"] = task.headline_metric(target)
+        result["solve_eval_every_sequences"] = run.eval_every
         result["solve_curve"] = state["solve_curve"]
-    if length_reports:
-        metric = length_reports[0]["metric"]
+    return result
+
+
+def _training_outcome(run: RunCallbacks, state: Mapping[str, Any], steps_run: int) -> dict[str, Any]:
+    """Per-update losses, NaN-free steps, the NaN locator's and the floor detector's findings."""
+    losses = state["per_update_loss"]
+    if run.locator is not None and run.locator.report is not None:
+        nan_update = run.locator.report["update"]
+    else:
+        nan_update = next((update for update, loss in enumerate(losses, 1) if loss is None), None)
+    floor_verdict = None
+    if run.floor_detector is not None:
+        floor_verdict = {
+            **run.floor_detector.verdict,
+            "below_floor_updates": [event["update"] for event in run.floor_detector.events if event["data"] != "validation"],
+        }
+    seconds = run.run_state.update_seconds
+    return {
+        "per_update_loss": losses,
+        "median_seconds_per_update": float(np.median(seconds)) if seconds else None,
+        "sequences_seen": state["sequences_seen"],
+        "nan_free_steps": state["nan_free_steps"],
+        "nonfinite_steps": state["nonfinite_steps"],
+        "nan_free_fraction": state["nan_free_steps"] / steps_run if steps_run else None,
+        "locate_nan": run.locator is not None,
+        "nan_update": nan_update,
+        "nan_report": run.locator.report if run.locator is not None else None,
+        "floor_check": floor_verdict,
+    }
+
+
+def write_run(
+    plan: RunPlan, model: keras.Model, task: Task, data: TrainingBatches, scores: RunScores, result: dict[str, Any]
+) -> dict[str, Any]:
+    """Step 9: the length report, ``model.keras``, ``metrics.json`` and ``curves.png``; returns the record written."""
+    recipe, target, out_dir = plan.recipe, plan.recipe.target, plan.out_dir
+    if scores.length_reports:
+        metric = scores.length_reports[0]["metric"]
         files = task_metrics.write_length_report(
-            length_reports,
+            scores.length_reports,
             out_dir / "length_report",
-            train_lengths=train_lengths,
-            ceiling=the_task.ceiling(target=target).get(metric),
-            title=f"{recipe.name} on {task_name}, seed {seed}: {metric} per length",
+            train_lengths=data.train_lengths,
+            ceiling=task.ceiling(target=target).get(metric),
+            title=f"{recipe.name} on {plan.task_name}, seed {plan.seed}: {metric} per length",
         )
-        result["length_scores"] = {report["split"]: report["score"] for report in length_reports}
+        result["length_scores"] = {report["split"]: report["score"] for report in scores.length_reports}
         result["length_report"] = {
             "metric": metric,
             "score": f"mean over lengths of {metric}",
-            "train_lengths": list(train_lengths) if train_lengths else None,
+            "train_lengths": list(data.train_lengths) if data.train_lengths else None,
             "files": [file.name for file in files],
-            "reports": length_reports,
+            "reports": scores.length_reports,
         }
-    if leak and verbose:
-        print(f"warning: {recipe.name} is no valid baseline on {task_name}: {leak}", file=sys.stderr)
+    if result["invalid_reason"] and plan.verbose:
+        print(f"warning: {recipe.name} is no valid baseline on {plan.task_name}: {result['invalid_reason']}", file=sys.stderr)
     model.save(out_dir / "model.keras")
     result = write_metrics(out_dir, result)
     plot_curves(
-        history, out_dir / "curves.png", f"{recipe.name} on {task_name}, seed {seed}", headline, result["loss_floor"]
+        result["per_epoch"], out_dir / "curves.png", f"{recipe.name} on {plan.task_name}, seed {plan.seed}",
+        result["headline_metric"], result["loss_floor"],
     )
     return result

@@ -14,22 +14,32 @@ import warnings
 from typing import Any
 
 from seqtasks.config import TaskConfig
+from seqtasks.protocols import ModelBatch, Protocol, protocol
 from seqtasks.registry import get_preset, list_presets, list_tasks, make, register
 from seqtasks.tasks.base import Batch, Preset, Task
+from seqtasks.training import TrainingSpec
+from seqtasks import metrics  # noqa: E402 - numpy only; `seqtasks.metrics.evaluate` after `import seqtasks`
+from seqtasks.scorer import score
 
 __version__ = "0.2.0"
 
 __all__ = [
     "Batch",
+    "ModelBatch",
     "Preset",
+    "Protocol",
     "Task",
     "TaskConfig",
+    "TrainingSpec",
     "get_preset",
     "list_presets",
     "list_tasks",
     "load",
     "make",
+    "metrics",
+    "protocol",
     "register",
+    "score",
     "stream",
 ]
 

@@ -38,7 +38,7 @@ def main(out: str, steps: int) -> None:
     import keras  # noqa: PLC0415 - after the strategy
 
     import seqtasks  # noqa: PLC0415
-    from baselines.recipes import get_recipe  # noqa: PLC0415
+    from baselines.catalog import get_recipe  # noqa: PLC0415
 
     recipe = get_recipe(RECIPE)
     task = seqtasks.make(recipe.task)

@@ -27,7 +27,7 @@ from baselines.models import (  # noqa: E402
     recipe_name,
     stable_settings,
 )
-from baselines.recipes import get_recipe, list_recipes  # noqa: E402
+from baselines.catalog import get_recipe, list_recipes  # noqa: E402
 from baselines.train import train  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
 from seqtasks.metrics import ReportColumn  # noqa: E402

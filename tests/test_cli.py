@@ -85,6 +85,17 @@ def test_export_writes_the_mode_the_umask_implies(tmp_path, mask):
     assert {oct((tmp_path / name).stat().st_mode & 0o777) for name in ("x.jsonl", "x.npz")} == {oct(expected)}
 
 
+def test_a_scored_record_gets_the_mode_the_umask_implies(tmp_path):
+    from seqtasks import scorer
+
+    old = os.umask(0o022)
+    try:
+        path = scorer.write_record({"x": 1}, tmp_path / "record.json")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644) and json.loads(path.read_text()) == {"x": 1}
+
+
 @pytest.mark.parametrize("below", ["x.jsonl", "deeper/x.jsonl"])
 def test_export_under_a_path_whose_parent_is_a_file(tmp_path, capsys, below):
     (tmp_path / "file").write_text("")

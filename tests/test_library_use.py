@@ -84,7 +84,7 @@ def test_the_baselines_command_line_reports_an_unwritable_out_in_one_line(capsys
 
 def test_the_recipe_listing_has_a_header_row_and_no_aliases(capsys):
     from baselines.__main__ import main as baselines_main
-    from baselines.recipes import list_recipes
+    from baselines.catalog import list_recipes
 
     assert baselines_main(["recipes"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -9,7 +9,7 @@ import pytest
 import seqtasks
 from baselines import zoo
 from baselines.data import StreamBatches, training_width
-from baselines.recipes import get_recipe, list_recipes
+from baselines.catalog import get_recipe, list_recipes
 from seqtasks.stability import RULES, Finding, check
 
 # Rules each naive recipe must trigger (it may trigger more).

@@ -14,7 +14,7 @@ import re
 import pytest
 
 import seqtasks
-from baselines.recipes import get_recipe
+from baselines.catalog import get_recipe
 from baselines.zoo import EVIDENCE, ZOO
 from baselines.zoo.runner import SCHEMA
 from baselines.zoo.summary import BLOCK, CLAIMS, Claim, render_page, verdict_block

@@ -19,7 +19,7 @@ from baselines import zoo
 from baselines.zoo import runner as zoo_run
 from baselines.zoo import summary as zoo_summary
 from baselines.__main__ import main as baselines_main
-from baselines.recipes import get_recipe, list_recipes
+from baselines.catalog import get_recipe, list_recipes
 from baselines.train import train
 from seqtasks.stability import BelowFloorWarning
 

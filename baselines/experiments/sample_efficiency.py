@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="seqtasks_sample_efficiency_") as scratch:
         runs = run_seeds(args.model, list(range(args.seeds)), args.epochs, args.out or scratch, args.keep_training)
     from baselines.models import recipe_name
-    from baselines.recipes import get_recipe
+    from baselines.catalog import get_recipe
 
     recipe = get_recipe(recipe_name("reber_grammar", args.model))
     budget = (args.epochs or recipe.epochs) * max(run["train_size"] for run in runs)

@@ -112,7 +112,7 @@ def run_one(
         command: Recorded in ``metrics.json``.
     """
     import seqtasks
-    from baselines.recipes import get_recipe
+    from baselines.catalog import get_recipe
     from baselines.records import jsonable as _jsonable
     from baselines.trainer import train
 
@@ -262,7 +262,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
     """Runs the ``zoo`` command from parsed flags."""
-    from baselines.recipes import get_recipe
+    from baselines.catalog import get_recipe
     from baselines.zoo import EVIDENCE
 
     _check_arguments(args)

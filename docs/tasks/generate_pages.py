@@ -179,15 +179,52 @@ def _supervised_lines(task: Task) -> list[str]:
     return lines
 
 
+def _protocol_lines(task_name: str) -> list[str]:
+    """One table per config: how the benchmark trains, scores and reports models on it."""
+    from seqtasks.protocols import protocol  # noqa: PLC0415
+
+    lines = [
+        "How the published table's models are trained and scored on each config (`seqtasks protocol NAME`, "
+        "`seqtasks.protocol(name)`); `protocol.train_batches(seed)` yields the training batches in numpy, "
+        "byte for byte the Keras baselines' ([Your model on the benchmark](../your_model.md)).",
+        "",
+    ]
+    for config in list_presets(task_name):
+        lines += [f"### `{task_name}/{config}`", "", "| | |", "|---|---|"]
+        lines += [f"| {what} | {value} |" for what, value in protocol(f"{task_name}/{config}").rows()]
+        lines.append("")
+    return lines[:-1]
+
+
+def _supervised_keys_lines(task_name: str) -> list[str]:
+    """What ``as_supervised=True`` yields, per group of configs with the same keys, and how to weight it."""
+    from seqtasks.tf.builders import supervised_keys_for  # noqa: PLC0415 - tfds only for these lines
+
+    cls, _ = get_preset(task_name)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for preset in cls.presets:
+        groups.setdefault(supervised_keys_for(cls(preset.config)), []).append(preset.name)
+    text = lambda keys: "`(" + ", ".join(keys) + ")`"  # noqa: E731
+    if len(groups) == 1:
+        lines = [f"`as_supervised=True` gives {text(next(iter(groups)))}."]
+    else:
+        lines = ["`as_supervised=True` gives " + "; ".join(
+            f"{text(keys)} for {', '.join(f'`{name}`' for name in names)}" for keys, names in groups.items()) + "."]
+    for keys in (keys for keys in groups if len(keys) == 3):
+        lines += ["", f"The third element, `{keys[2]}`, is the weight of each step: 0 on the steps that are not "
+                  "scored. Weight your per-step loss and metric with it (batches padded with `padded_batch` get "
+                  "weight 0 on padding too): the weighted token accuracy, sum of weight x (arg-max == target) over "
+                  "the sum of weights, is then exactly the number `seqtasks.score` reports; unweighted, it counts "
+                  "steps the benchmark does not score."]
+    return [*lines, ""]
+
+
 def render(task_name: str) -> str:
     """The Markdown page of one task."""
     cls, preset = get_preset(task_name)
     task = cls(preset.config)
     card = _card(cls)
     default = f"{task_name}/{cls.default_preset}"
-    from seqtasks.tf.builders import supervised_keys_for  # noqa: PLC0415 - tfds only for this line
-
-    keys = supervised_keys_for(task)
     parts = [
         f"# `{task_name}`",
         "",
@@ -220,14 +257,18 @@ def render(task_name: str) -> str:
         *(["## What held out means", "", *_held_out_lines(task_name), ""] if task.length_strata("train") else []),
         "## Supervised views",
         "",
-        f"`as_supervised=True` gives `({keys[0]}, {keys[1]})`. `seqtasks.load` / `seqtasks.stream` give "
-        "`(x, y, sample_weight)` with zero weight on padding:",
+        *_supervised_keys_lines(task_name),
+        "`seqtasks.load` / `seqtasks.stream` give `(x, y, sample_weight)` with zero weight on padding:",
         "",
         *_supervised_lines(task),
         "",
         "## Metric to report",
         "",
         card.metric,
+        "",
+        "## Protocol",
+        "",
+        *_protocol_lines(task_name),
         "",
         "## Usage",
         "",

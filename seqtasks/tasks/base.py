@@ -16,6 +16,7 @@ from seqtasks.draws import Draws, block_bit_generator, hash_buckets, salt_words
 from seqtasks.encoding import to_supervised
 from seqtasks.metrics import HEADLINE_BY_TARGET_KIND, ReportColumn, score_supervised
 from seqtasks.supervised import SupervisedSpec
+from seqtasks.training import TrainingSpec
 
 ConfigT = TypeVar("ConfigT", bound=TaskConfig)
 
@@ -90,12 +91,15 @@ class Preset:
         split_sizes: Number of examples per split; ``None`` means the split's
             natural size (for tasks with a finite pool, one pass over it).
         description: One sentence for dataset cards.
+        training: How the benchmark trains models on this config (``None``: the task's
+            :attr:`Task.default_training`); part of its protocol (``seqtasks.protocol``).
     """
 
     name: str
     config: TaskConfig
     split_sizes: Mapping[str, int | None]
     description: str
+    training: TrainingSpec | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +167,9 @@ class Task(abc.ABC, Generic[ConfigT]):
     test_preset: ClassVar[Preset | None] = None
     """One small, unpublished configuration and its split sizes, built in seconds: the config of
     ``seqtasks.testing.check_task`` and of the task's tfds builder tests (never registered as a preset)."""
+    default_training: ClassVar[TrainingSpec] = TrainingSpec()
+    """How the benchmark trains models on this task's configs (data, batching, budget, seeds),
+    unless a preset declares its own ``training``; see :mod:`seqtasks.training`."""
     content_field: ClassVar[str | None] = None
     """The field whose content decides the split: held-out examples never share it between splits
     (``seqtasks.testing.check_task`` checks it); ``None``: the splits promise no disjointness."""

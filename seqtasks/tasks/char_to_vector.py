@@ -42,6 +42,7 @@ from seqtasks.draws import (
     uniforms_to_normal,
 )
 from seqtasks.registry import register
+from seqtasks.training import TrainingSpec
 from seqtasks.tasks.base import SupervisedSpec, Batch, Preset, Task, TaskCard
 
 LOWERCASE = "abcdefghijklmnopqrstuvwxyz"
@@ -680,6 +681,13 @@ class CharToVector(Task[CharToVectorConfig]):
     sequence_fields = ("chars",)
     card = CARD
     length_fields = ("min_word_length", "max_word_length", "long_max_word_length")
+    default_training = TrainingSpec(
+        data="published_train",
+        batching="shuffled",
+        batch_size=64,
+        epochs=20,
+        budget_matched_to="20 epochs of the published training words",
+    )
     presets = (
         Preset(
             "synthetic_d100",

@@ -21,6 +21,7 @@ import numpy as np
 from seqtasks.config import TaskConfig
 from seqtasks.draws import Draws
 from seqtasks.registry import register
+from seqtasks.training import TrainingSpec
 from seqtasks.tasks.base import SupervisedSpec, Preset, Task, TaskCard
 
 
@@ -162,6 +163,14 @@ class RandomLabels(Task[RandomLabelsConfig]):
     }
     raw_bytes_fields = ("inputs",)
     card = CARD
+    default_training = TrainingSpec(
+        data="fresh",  # so the final training loss is measured on examples the model has not seen
+        batching="in_order",
+        batch_size=32,
+        epochs=6,
+        budget_matched_to="600 updates of 32 fresh examples (6 epochs of 3,200): enough for a model to settle at "
+        "the label entropy; nothing can be learnt",
+    )
     presets = (
         Preset(
             "t672_f16",

@@ -19,6 +19,7 @@ from seqtasks._arrays import allocate_fields, length_mask
 from seqtasks.config import TaskConfig
 from seqtasks.draws import Draws, hash_zero_padded
 from seqtasks.registry import register
+from seqtasks.training import TrainingSpec
 from seqtasks.tasks.base import LengthStrata, Preset, SupervisedSpec, Task, TaskCard, fill_stratified
 
 MAX_SUPPORTED_LENGTH = 10_000
@@ -137,6 +138,14 @@ class SequenceReversal(Task[ReversalConfig]):
     block_sequence_fields = ("inputs",)
     card = CARD
     length_fields = ("min_length", "max_length", "long_max_length")
+    default_training = TrainingSpec(
+        data="published_train",
+        batching="shuffled",
+        batch_size=64,
+        epochs=20,
+        budget_matched_to="20 epochs of the published train split: bidirectional models reverse the validation set "
+        "by epoch 5 to 10, and the rest leaves room to recover from a late Adam spike; unidirectional models plateau",
+    )
     presets = (
         Preset(
             "len5_vocab10",
@@ -171,6 +180,15 @@ class SequenceReversal(Task[ReversalConfig]):
             "The reverse_string protocol of Deletang et al. (2023): binary strings read, then written "
             "reversed on blank steps (only those scored); train lengths 1..40, test_long every length "
             "41..500, 32 strings each (the paper: 512 each).",
+            training=TrainingSpec(
+                data="fresh",
+                batching="one_length_per_batch",  # as the training loop of Deletang et al. (2023) draws
+                batch_size=128,
+                epochs=7,
+                examples_per_epoch=64_000,
+                budget_matched_to="3,500 updates of 128 fresh strings (7 epochs of 500), to fit 2 CPU cores; "
+                "Deletang et al. (2023) train 1,000,000 updates",
+            ),
         ),
     )
     default_preset = "len5_vocab10"

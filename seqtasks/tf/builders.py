@@ -256,19 +256,21 @@ def features_for(task: Task) -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(features)
 
 
-def supervised_keys_for(task: Task) -> tuple[str, str]:
-    """``(inputs, targets)`` feature names for ``as_supervised=True``.
+def supervised_keys_for(task: Task) -> tuple[str, ...]:
+    """``(inputs, targets)`` feature names for ``as_supervised=True``, plus ``weights`` where only some steps count.
 
     The first supervised view whose targets need no shifting is used, so that the
-    two features can go straight into Keras (for ``reber_grammar`` that is
-    ``tokens -> next_symbols``, the legal-set view of the 1997 paper).
+    features can go straight into Keras (for ``reber_grammar`` that is
+    ``tokens -> next_symbols``, the legal-set view of the 1997 paper). A view with a
+    ``weight_field`` (e.g. ``reverse_string``'s ``output_mask``: only the writing steps
+    are scored) gives tfds's three-element form ``(inputs, targets, weights)``, so that a
+    tfds user's weighted metric counts the steps the benchmark scores. Metadata only: the
+    files and their fingerprints do not change.
     """
-    for target in task.targets():
-        spec = task.supervised_spec(target)
-        if spec.target_offset == 0:
-            return spec.input_field, spec.target_field
-    spec = task.supervised_spec(None)
-    return spec.input_field, spec.target_field
+    chosen = next((task.supervised_spec(t) for t in task.targets() if task.supervised_spec(t).target_offset == 0),
+                  task.supervised_spec(None))
+    keys = (chosen.input_field, chosen.target_field)
+    return keys + ((chosen.weight_field,) if chosen.weight_field is not None else ())
 
 
 class DeterministicExampleWriter(writer_lib.ExampleWriter):
