@@ -1,6 +1,6 @@
 """Uses an installed seqtasks wheel as a user would (run by ``.ci/wheel_check`` from outside the checkout).
 
-``python -I installed_smoke.py README.md numpy``: the README's numpy examples (doctest), every numpy-core
+``python -I installed_smoke.py README.md numpy``: the README's numpy examples (doctest) and numpy blocks, every numpy-core
 module imported, no TensorFlow and no ``baselines`` installed with the wheel.
 ``python -I installed_smoke.py README.md tf``: the same examples, every module of the package imported
 (an undeclared dependency of the ``tf-cpu`` extra fails here), one ``tfds.load``, ``seqtasks.load``
@@ -13,6 +13,7 @@ import doctest
 import importlib
 import importlib.util
 import pkgutil
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +38,26 @@ def run_readme_examples(readme: Path) -> None:
     result = runner.summarize(verbose=False)
     assert result.attempted >= 5 and result.failed == 0, result
     print(f"README examples: {result.attempted} passed")
+
+
+NOT_RUN = "# not run by the tests"
+NEEDS_TENSORFLOW = ("tensorflow", "keras", "seqtasks.stability", "seqtasks.load", "seqtasks.stream")
+
+
+def run_readme_blocks(readme: Path, mode: str) -> None:
+    """Runs the README's python blocks that are no doctest and not marked as not run, each in a fresh namespace
+    (numpy mode: those that need no TensorFlow), in the current folder."""
+    blocks = re.findall(r"^```python\n(.*?)^```", readme.read_text(encoding="utf-8"), re.S | re.M)
+    ran = 0
+    for block in blocks:
+        if block.startswith(">>> ") or block.startswith(NOT_RUN):
+            continue
+        if mode == "numpy" and any(name in block for name in NEEDS_TENSORFLOW):
+            continue
+        exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})  # noqa: S102 - the README's own code
+        ran += 1
+    assert ran >= 1, "no README block ran"
+    print(f"README blocks: {ran} ran")
 
 
 def import_every_module(skip: tuple[str, ...]) -> None:
@@ -67,6 +88,7 @@ def main(readme: str, mode: str) -> None:
     readme_path = Path(readme).resolve()
     check_installed_copy(readme_path.parent)
     run_readme_examples(readme_path)
+    run_readme_blocks(readme_path, mode)
     if mode == "numpy":
         assert importlib.util.find_spec("tensorflow") is None, "the numpy-only install must not bring TensorFlow"
         import_every_module(NUMPY_ONLY_SKIPPED)
