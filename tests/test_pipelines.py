@@ -212,8 +212,8 @@ def test_read_then_write_layout_weights_only_the_writing_steps(data_dir, cache):
             assert (x[row, n : 2 * n, 2] == 1).all()  # the blank token on every writing step
     as_supervised = tfds.load("sequence_reversal", split="test", as_supervised=True, data_dir=data_dir,
                               builder_kwargs={"config": config})
-    inputs, targets = next(iter(tfds.as_numpy(as_supervised)))
-    assert len(inputs) == len(targets) and len(inputs) % 2 == 0
+    inputs, targets, weights = next(iter(tfds.as_numpy(as_supervised)))  # a weighted view: its weight field third
+    assert len(inputs) == len(targets) == len(weights) and len(inputs) % 2 == 0
     published = seqtasks.make("sequence_reversal/reverse_string")
     got = next(iter(stream("sequence_reversal/reverse_string", seed=1, batch_size=6)))
     _assert_same(got, to_supervised(published, published.generate("train", 0, 6, seed=1)))
