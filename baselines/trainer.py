@@ -427,6 +427,7 @@ def train(
         "fixed_batch_size": fixed_batch,
         "fixed_width": width,
         "build_overrides": build_overrides,
+        "parameters": int(model.count_params()),
         "train_size": train_size if fresh_data else len(train_arrays),
         "eval_sizes": {split: len(arrays) for split, arrays in eval_arrays.items()},
         "strategy": strategy,

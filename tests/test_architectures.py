@@ -223,3 +223,35 @@ def test_a_masked_step_keeps_the_stack_rnns_state():
     gapped = np.concatenate([x[:, :4], np.zeros((2, 1, 3), np.float32), x[:, 4:]], axis=1)
     plain, with_gap = model(x).numpy(), model(gapped).numpy()
     np.testing.assert_allclose(with_gap[:, [0, 1, 2, 3, 5, 6, 7, 8]], plain, rtol=1e-5, atol=1e-6)
+
+
+def test_the_results_pages_count_parameters_by_building_the_recipe():
+    """An archived run without a recorded count gets its recipe's count (LSTM by formula); a recorded one wins."""
+    from baselines.report import parameter_count
+
+    task = seqtasks.make("reber_grammar/embedded")
+    run = {"recipe": "stable_lstm_reber_grammar", "task": "reber_grammar/embedded", "task_config": task.config.to_dict()}
+    inputs, units = task.supervised_spec().input_depth, 64  # 7 symbols in and out; the recipe's 64 units
+    lstm = 4 * (inputs * units + units * units + units)
+    assert parameter_count(run) == lstm + units * inputs + inputs == 18_887
+    assert parameter_count({**run, "build_overrides": {"units": 8}}) == 4 * (7 * 8 + 64 + 8) + 8 * 7 + 7
+    assert parameter_count({**run, "parameters": 5}) == 5
+    assert parameter_count({**run, "recipe": "no_such_recipe"}) is None
+
+
+def test_the_reverse_string_criteria_say_whether_the_models_separate():
+    task = seqtasks.make("sequence_reversal/reverse_string")
+
+    def run(model, score):
+        return {"model": model, "length_scores": {"test_long": score}}
+
+    lines = task._separation([run("stack_rnn", 0.99), run("stack_rnn", 0.93), run("lstm", 0.57), run("gru", 0.56)])
+    assert lines == [
+        "met (target): stack_rnn's test_long length score, mean over 2 seeds 0.960 (min 0.930), at least 0.95",
+        "met (target): the models separate: best stack_rnn 0.990 minus best LSTM/GRU 0.570 = +0.420 in test_long "
+        "length score, at least 0.35",
+    ]
+    lines = task._separation([run("stack_rnn", 0.94), run("lstm", 0.57)])
+    assert lines[0].startswith("NOT met (target): stack_rnn's") and lines[1].startswith("met (target)")
+    assert task._separation([run("stack_rnn", 0.80), run("gru", 0.57)])[1].startswith("NOT met (target): the models")
+    assert task._separation([run("lstm", 0.57)]) == []
