@@ -293,7 +293,8 @@ def protocol_exclusion(task_name: str, model: str) -> str | None:
     if model in settings.get("models", MODEL_KINDS):
         return None
     if model in REFERENCE_MODELS and "models" not in settings:
-        return "the reference models of Deletang et al. (2023) are trained on " + ", ".join(reference_model_tasks(model))
+        trained_on = ", ".join(reference_model_tasks(model))
+        return f"the reference models of Deletang et al. (2023) are trained on {trained_on}"
     return settings.get("models_reason", "not a model of this protocol")
 
 

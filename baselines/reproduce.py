@@ -29,7 +29,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from baselines.models import ALL_MODEL_KINDS, REFERENCE_MODELS, config_recipe_tasks, protocol_exclusion, recipe_name, stable_settings
+from baselines.models import (
+    ALL_MODEL_KINDS,
+    REFERENCE_MODELS,
+    config_recipe_tasks,
+    protocol_exclusion,
+    recipe_name,
+    stable_settings,
+)
 from baselines.recipes import get_recipe
 from baselines.report import GridDescription, columns_of, task_of_run  # noqa: F401  (re-exported)
 from baselines.report import write_reports as write_pages

@@ -23,7 +23,8 @@ def _stack(rows):
 
 
 def _update(stack, actions, value):
-    out = update_stack(stack, tf.constant(np.asarray(actions, np.float32)[None]), tf.constant(np.asarray(value, np.float32)[None]))
+    actions, value = (tf.constant(np.asarray(a, np.float32)[None]) for a in (actions, value))
+    out = update_stack(stack, actions, value)
     return out.numpy()[0]
 
 
@@ -212,7 +213,7 @@ def test_quadratic_models_are_predicted_in_smaller_batches():
     assert [len(rows) for rows in plain] == [256, 84]
     chunks = _row_chunks(order, steps, 256, quadratic=True)
     assert sorted(np.concatenate(chunks).tolist()) == list(range(340))
-    assert all(len(rows) * int(steps[rows].max()) ** 2 <= max(QUADRATIC_BUDGET, int(steps[rows].max()) ** 2) for rows in chunks)
+    assert all(len(rows) * int(steps[rows].max()) ** 2 <= QUADRATIC_BUDGET for rows in chunks)
     assert max(len(rows) for rows in chunks if steps[rows].max() == 1_001) == QUADRATIC_BUDGET // 1_001**2
 
 
@@ -230,7 +231,8 @@ def test_the_results_pages_count_parameters_by_building_the_recipe():
     from baselines.report import parameter_count
 
     task = seqtasks.make("reber_grammar/embedded")
-    run = {"recipe": "stable_lstm_reber_grammar", "task": "reber_grammar/embedded", "task_config": task.config.to_dict()}
+    config = task.config.to_dict()
+    run = {"recipe": "stable_lstm_reber_grammar", "task": "reber_grammar/embedded", "task_config": config}
     inputs, units = task.supervised_spec().input_depth, 64  # 7 symbols in and out; the recipe's 64 units
     lstm = 4 * (inputs * units + units * units + units)
     assert parameter_count(run) == lstm + units * inputs + inputs == 18_887
@@ -255,3 +257,13 @@ def test_the_reverse_string_criteria_say_whether_the_models_separate():
     assert lines[0].startswith("NOT met (target): stack_rnn's") and lines[1].startswith("met (target)")
     assert task._separation([run("stack_rnn", 0.80), run("gru", 0.57)])[1].startswith("NOT met (target): the models")
     assert task._separation([run("lstm", 0.57)]) == []
+
+
+def test_the_learning_rate_rule_takes_the_best_validation_metric_then_the_lower_loss():
+    from baselines.experiments.learning_rate import RATES, select
+
+    assert RATES == (1e-4, 3e-4, 5e-4)  # Deletang et al. (2023), Section 4
+    assert select({1e-4: (0.70, 0.5), 3e-4: (0.90, 0.3), 5e-4: (0.85, 0.2)}) == 3e-4
+    assert select({1e-4: (0.0, 0.9), 3e-4: (0.0, 0.4), 5e-4: (0.0, 0.6)}) == 3e-4  # a tie: the lower loss
+    assert select({1e-4: (1.0, 0.1), 5e-4: (1.0, 0.1)}) == 1e-4  # a full tie: the lower rate
+    assert select({}) is None

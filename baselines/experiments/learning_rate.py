@@ -5,8 +5,8 @@ every (task, architecture) is trained with Adam and gradient clipping at the lea
 1e-4, 3e-4 and 5e-4 (:data:`RATES`), 10 seeds each, and the best run is reported. The rule here: for
 each (config, model), train seed 0 of the stable recipe at each of the three rates, score the
 validation split's headline metric every ``--eval-every`` updates, and select the rate with the best
-validation metric at the end of the run (ties: the lower final validation loss, then the lower rate). ``--updates N`` trains N updates instead
-of the recipe's budget (a stated shorter selection budget); the selection never looks at a test split.
+validation metric at the end of the run (ties: the lower final validation loss, then the lower rate).
+``--updates N`` trains N updates instead of the recipe's budget (a stated shorter selection budget); the selection never looks at a test split.
 
 Writes ``<out>/learning_rate_<config>.json`` (the curves, each run's final validation metric and CPU
 time, the selected rate, the recipe's rate today) and ``<figures>/learning_rate_<config>.png`` (one panel
@@ -61,7 +61,8 @@ def _curve_callback(task: Any, arrays: Any, target: Any, headline: str, every: i
 
 
 def run_one(task_name: str, model: str, rate: float, updates: int | None, every: int, out: Path) -> dict[str, Any]:
-    """Trains seed 0 of ``model``'s stable recipe for ``task_name`` at ``rate``; returns its record (reused if finished)."""
+    """Trains seed 0 of ``model``'s stable recipe for ``task_name`` at ``rate``; returns its record
+    (the finished record in ``out`` when there is one)."""
     record_path = out / "selection.json"
     if record_path.exists():
         return json.loads(record_path.read_text())
@@ -75,7 +76,8 @@ def run_one(task_name: str, model: str, rate: float, updates: int | None, every:
 
     recipe = get_recipe(recipe_name(task_name, model))
     task = seqtasks.make(recipe.task)
-    arrays = split_arrays(task, "validation", task.published_size("validation"), PUBLISHED_SEED, recipe.inputs, recipe.target)
+    size = task.published_size("validation")
+    arrays = split_arrays(task, "validation", size, PUBLISHED_SEED, recipe.inputs, recipe.target)
     headline = task.headline_metric(recipe.target)
     curve: list[list[float]] = []
     started = time.process_time()
@@ -83,9 +85,9 @@ def run_one(task_name: str, model: str, rate: float, updates: int | None, every:
     argv += ["--steps", str(updates)] if updates else []
     run = train(
         recipe, seed=0, steps=updates, out=out, verbose=0, build_overrides={"learning_rate": rate},
-        eval_size=task.published_size("validation"),
+        eval_size=size,
         callbacks=[_curve_callback(task, arrays, recipe.target, headline, every, curve)],
-        command="python -m baselines train " + shlex.join(argv + ["--eval-size", str(task.published_size("validation"))]),
+        command="python -m baselines train " + shlex.join([*argv, "--eval-size", str(size)]),
     )
     keras.backend.clear_session()
     final = run["final"]["validation"][headline]
@@ -138,7 +140,8 @@ def run_selection(
             out = runs_dir / config.replace("/", "-") / model / f"lr{rate:.0e}"
             runs[repr(rate)] = run_one(task_name, model, rate, updates, every, out)
             print(f"{config} {model} lr={rate:.0e}: validation {runs[repr(rate)]['final_validation']:.4f}", flush=True)
-        selected = select({float(r): (run["final_validation"], run["final_validation_loss"]) for r, run in runs.items()})
+        finals = {float(r): (run["final_validation"], run["final_validation_loss"]) for r, run in runs.items()}
+        selected = select(finals)
         recipe_rate = next(iter(runs.values()))["recipe_learning_rate"]
         results[model] = {"runs": runs, "selected": selected, "recipe_learning_rate_at_selection": recipe_rate}
     return results
@@ -149,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", required=True, help="task or task/config with a stable recipe")
     parser.add_argument("--models", nargs="+", required=True, help="model kinds (see `python -m baselines recipes`)")
     parser.add_argument("--updates", type=int, default=None, help="updates per run (default: the recipe's budget)")
-    parser.add_argument("--eval-every", type=int, default=None, help="updates between validation scores (default: 1/10 of the run)")
+    parser.add_argument(
+        "--eval-every", type=int, default=None, help="updates between validation scores (default: 1/10 of the run)"
+    )
     parser.add_argument("--runs-dir", default="runs/learning_rate", help="per-run outputs (resumable)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="folder of the JSON")
     parser.add_argument("--figures", default=str(REPO / "docs" / "figures"), help="folder of the figure")
@@ -192,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(str(Path(args.out) / f"{stem}.json"), document)
     for model, result in results.items():
         note = "" if result["selected"] == result["recipe_learning_rate_at_selection"] else " (differs from the recipe)"
-        print(f"{model}: selected {result['selected']:.0e}; recipe {result['recipe_learning_rate_at_selection']:.0e}{note}")
+        recipe_rate = result["recipe_learning_rate_at_selection"]
+        print(f"{model}: selected {result['selected']:.0e}; recipe {recipe_rate:.0e}{note}")
     return 0
 
 
