@@ -335,7 +335,8 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     expected = f"{np.mean(token_accuracy):.3f}"
     if token_accuracy[0] != token_accuracy[1]:
         expected += f" ± {np.std(token_accuracy, ddof=1):.3f} (max {max(token_accuracy):.3f})"
-    assert first_row.split(" | ")[1:3] == ["2", expected]
+    parameters = f"{results[('sequence_reversal', 'lstm')][0]['parameters']:,}"  # recorded by the run
+    assert first_row.split(" | ")[1:4] == ["2", parameters, expected]
     assert "\\begin{tabular}" in output.with_suffix(".tex").read_text()
     document = json.loads(output.with_suffix(".json").read_text())
     jsonschema = pytest.importorskip("jsonschema")
