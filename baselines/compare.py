@@ -91,7 +91,7 @@ def _task_entry(grid: Mapping[str, Any], dataset: str) -> Mapping[str, Any] | No
 def _user_row(label: str, runs: Sequence[Mapping[str, Any]], columns: Sequence[ReportColumn], planned: int) -> list[str]:
     """A row of added records: as the grid's, with ``–`` where no record has the column (e.g. CPU time)."""
     row = table_row(label, runs, columns, planned)
-    for index, column in enumerate(columns, start=2):
+    for index, column in enumerate(columns, start=3):
         if all(column.read(run) is None for run in runs):
             row[index] = "–"
     return row
@@ -105,13 +105,13 @@ def dataset_table(dataset: str, grid: Mapping[str, Any], added: Mapping[tuple, l
     user_runs = {key: [as_run(record, ceiling) for record in records] for key, records in added.items()}
     columns = columns_of(grid_runs[0] if grid_runs else next(iter(user_runs.values()))[0])
     planned = int(entry["seeds"]) if entry else 5
-    header = ["model", "seeds", *[column.label for column in columns]]
+    header = ["model", "seeds", "parameters", *[column.label for column in columns]]
     rows = []
     for model in dict.fromkeys(run["model"] for run in grid_runs):
         rows.append(table_row(model, [run for run in grid_runs if run["model"] == model], columns, planned))
     for predictor in entry["reference_predictors"] if entry else []:
         label = f"*{predictor['name']}*" + (" *(bound)*" if predictor.get("bound") else "")
-        rows.append([label, "–", *[_reference_cell(predictor, column) for column in columns]])
+        rows.append([label, "–", "–", *[_reference_cell(predictor, column) for column in columns]])
     first_added = len(rows)
     notes = []
     for (label, flags), runs in user_runs.items():

@@ -24,7 +24,15 @@ from typing import Any
 
 import keras
 
-from baselines.recipes import MODEL_KINDS, QuickSettings, Recipe, register_recipe, registered_recipe
+from baselines.recipes import (
+    ALL_MODEL_KINDS,
+    MODEL_KINDS,
+    REFERENCE_MODELS,
+    QuickSettings,
+    Recipe,
+    register_recipe,
+    registered_recipe,
+)
 from seqtasks.config import check_integer
 from seqtasks.protocols import protocol
 from seqtasks.registry import get_preset, list_tasks, task_class
@@ -38,9 +46,13 @@ def recipe_name(task_name: str, model: str) -> str:
     protocol that trains differently) has its own recipe, ``stable_<model>_<task>.<config>``;
     any other config uses its task's recipe.
     """
-    if model not in MODEL_KINDS:
-        raise ValueError(f"invalid model={model!r}; allowed: one of " + ", ".join(MODEL_KINDS))
+    if model not in ALL_MODEL_KINDS:
+        raise ValueError(f"invalid model={model!r}; allowed: one of " + ", ".join(ALL_MODEL_KINDS))
     task_class(task_name.partition("/")[0])  # raises for an unregistered task, naming the registered ones
+    if model in REFERENCE_MODELS and protocol_exclusion(task_name, model):
+        raise ValueError(
+            f"invalid model={model!r} for task {task_name!r}; allowed: " + ", ".join(reference_model_tasks(model))
+        )
     if task_name in config_recipe_tasks():
         return f"stable_{model}_{task_name.replace('/', '.')}"
     return f"stable_{model}_{task_name.partition('/')[0]}"
@@ -92,8 +104,9 @@ def build_model(
     Args:
         task: The task (supplies input and output sizes).
         spec: Its supervised view (``task.supervised_spec(target)``).
-        model: One of ``lstm``, ``gru``, ``bilstm``, ``bigru``.
-        units: Units per direction of the recurrent layer, >= 1.
+        model: One of ``lstm``, ``gru``, ``bilstm``, ``bigru``, or a reference model (``rnn``,
+            ``transformer``, ``stack_rnn``: :func:`reference_network`).
+        units: Units per direction of the recurrent layer, >= 1 (the transformer has its fixed width).
         learning_rate: Adam learning rate, > 0.
         clipnorm: Gradient norm clipping of Adam, > 0.
         target: The supervised view ``spec`` describes (``None``: the default).
@@ -102,8 +115,8 @@ def build_model(
         A compiled ``keras.Model`` mapping ``(batch, time, features)`` inputs to
         per-step outputs (sparse and multi-hot targets) or one output per sequence.
     """
-    if model not in MODEL_KINDS:
-        raise ValueError(f"invalid model={model!r}; allowed: one of " + ", ".join(MODEL_KINDS))
+    if model not in ALL_MODEL_KINDS:
+        raise ValueError(f"invalid model={model!r}; allowed: one of " + ", ".join(ALL_MODEL_KINDS))
     check_integer("units", units, 1, numpy=False)
     if not learning_rate > 0:
         raise ValueError(f"invalid learning_rate={learning_rate!r}; allowed: a number > 0")
@@ -116,11 +129,14 @@ def build_model(
     else:  # one-hot inputs, zero rows at padding
         inputs = keras.Input(shape=(None, spec.input_depth), name="inputs")
         hidden = keras.layers.Masking(mask_value=0.0, name="padding_mask")(inputs)
-    cell_class = keras.layers.LSTM if model.endswith("lstm") else keras.layers.GRU
-    recurrent = cell_class(units, return_sequences=spec.per_step, name=model.removeprefix("bi"))
-    if model.startswith("bi"):
-        recurrent = keras.layers.Bidirectional(recurrent, name=model)
-    hidden = recurrent(hidden)
+    if model in REFERENCE_MODELS:
+        hidden = reference_network(model, hidden, spec, units)
+    else:
+        cell_class = keras.layers.LSTM if model.endswith("lstm") else keras.layers.GRU
+        recurrent = cell_class(units, return_sequences=spec.per_step, name=model.removeprefix("bi"))
+        if model.startswith("bi"):
+            recurrent = keras.layers.Bidirectional(recurrent, name=model)
+        hidden = recurrent(hidden)
     outputs = keras.layers.Dense(output_units(task, spec, target), activation=activation, name="head")(hidden)
     network = keras.Model(inputs, outputs, name=f"{model}_{task.name}")
     network.compile(
@@ -131,6 +147,63 @@ def build_model(
         weighted_metrics=[metric_class()],
     )
     return network
+
+
+# -- Reference models of Deletang et al. (2023) (issue 26) ------------------------------------------------
+# rnn, transformer and stack_rnn (baselines/architectures.py) beside the recurrent baselines, on the configs
+# whose settings list them in "models" (reverse_string and embedded Reber), on the same data and budget.
+
+STACK_CELL_SIZE = 8
+"""Numbers per stack cell of ``stack_rnn`` (Deletang et al.'s memory cell size, ``experiments/example.py``)."""
+
+REFERENCE_LEARNING_RATES: dict[tuple[str, str], float] = {
+    # benchmarks/results/learning_rate_sequence_reversal-reverse_string.json (1,000 updates, seed 0): validation
+    # token accuracy at 1e-4 / 3e-4 / 5e-4: stack_rnn 0.793 / 1.000 / 1.000 (tie: lower loss at 5e-4),
+    # rnn 0.705 / 0.834 / 0.878, transformer 0.582 / 0.582 / 0.583.
+    ("sequence_reversal/reverse_string", "stack_rnn"): 5e-4,
+    ("sequence_reversal/reverse_string", "rnn"): 5e-4,
+    ("sequence_reversal/reverse_string", "transformer"): 5e-4,
+    # benchmarks/results/learning_rate_reber_grammar-embedded.json (the recipe's budget, seed 0): validation strings
+    # solved at 1e-4 / 3e-4 / 5e-4: rnn 0.000 / 0.246 / 0.719, stack_rnn 0.000 / 0.289 / 0.883, transformer
+    # 0.961 / 0.996 / 0.992 (its runs at 3e-4 and 5e-4 stopped when the test set was solved, as the recipe does).
+    ("reber_grammar/embedded", "rnn"): 5e-4,
+    ("reber_grammar/embedded", "stack_rnn"): 5e-4,
+    ("reber_grammar/embedded", "transformer"): 3e-4,
+}
+"""The learning rate of each (config, reference model), selected by ``baselines.experiments.learning_rate``
+(validation headline metric, seed 0, among Deletang et al.'s three rates); its JSON is in
+``benchmarks/results/``. A pair not selected yet trains at :data:`PENDING_LEARNING_RATE`."""
+PENDING_LEARNING_RATE = 3e-4
+"""The middle one of Deletang et al.'s learning rates, for a pair whose rate is not selected yet."""
+
+
+def reference_network(model: str, hidden: Any, spec: SupervisedSpec, units: int) -> Any:
+    """The body of a reference model on masked one-hot inputs ``hidden`` (before the output layer).
+
+    ``rnn`` and ``stack_rnn`` end with a ReLU, as ``make_rnn`` of Deletang et al. applies one to the core's
+    outputs before its linear output layer; ``rnn`` is Keras's ``SimpleRNN`` (tanh), the vanilla core of
+    their ``hk.VanillaRNN`` (one bias where theirs has two). The transformer is causal on a next-symbol
+    view (targets ``target_offset`` steps ahead, e.g. Reber) and reads the whole sequence otherwise.
+    """
+    from baselines.architectures import StackRNN, TransformerEncoder
+
+    if spec.input_depth is None:
+        raise ValueError(f"invalid model={model!r} for float inputs; allowed: a task with one-hot inputs")
+    if model == "transformer":
+        if not spec.per_step:
+            raise ValueError(f"invalid model={model!r} for a per-sequence target; allowed: a per-step target")
+        return TransformerEncoder(causal=spec.target_offset > 0, name="transformer")(hidden)
+    if model == "rnn":
+        core = keras.layers.SimpleRNN(units, activation="tanh", return_sequences=spec.per_step, name="rnn")
+    else:
+        core = StackRNN(units, cell_size=STACK_CELL_SIZE, return_sequences=spec.per_step, name="stack_rnn")
+    return keras.layers.Activation("relu", name="relu")(core(hidden))
+
+
+def reference_model_tasks(model: str) -> tuple[str, ...]:
+    """The task and ``task/config`` names whose protocol trains a reference ``model``."""
+    names = [*_TASK_SETTINGS, *config_recipe_tasks()]
+    return tuple(name for name in names if model in stable_settings(name).get("models", MODEL_KINDS))
 
 
 # The stable recipe's settings for a task without tuned ones: its default preset, a mid-sized model.
@@ -150,6 +223,7 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
         "task": "reber_grammar/embedded",
         "units": 64,
         "learning_rate": 3e-3,
+        "models": (*MODEL_KINDS, "rnn", "transformer", "stack_rnn"),  # the reference models too (issue 26)
         "quick": {"epochs": 4, "eval_size": 256},
         "description": "next-symbol softmax on embedded Reber strings (1997 protocol: 256 training strings)",
     },
@@ -171,9 +245,9 @@ _TASK_SETTINGS: dict[str, dict[str, Any]] = {
                 "quick": {"epochs": 1, "train_size": 2048, "eval_size": 256},
                 "description": "read-then-write reversal on fresh strings, 3,500 updates (Deletang et al.: 1,000,000)",
                 # The models the protocol compares; `reproduce` leaves the others out, with this reason.
-                "models": ("lstm", "gru"),
-                "models_reason": "the protocol of Deletang et al. (2023) has unidirectional models only (in the "
-                "read-then-write layout a backward pass reads only blanks at every scored step)",
+                "models": ("lstm", "gru", "rnn", "transformer", "stack_rnn"),
+                "models_reason": "the protocol of Deletang et al. (2023) has unidirectional recurrent models only (in "
+                "the read-then-write layout a backward pass reads only blanks at every scored step)",
             },
         },
     },
@@ -242,6 +316,9 @@ def protocol_exclusion(task_name: str, model: str) -> str | None:
     settings = stable_settings(task_name)
     if model in settings.get("models", MODEL_KINDS):
         return None
+    if model in REFERENCE_MODELS and "models" not in settings:
+        trained_on = ", ".join(reference_model_tasks(model))
+        return f"the reference models of Deletang et al. (2023) are trained on {trained_on}"
     return settings.get("models_reason", "not a model of this protocol")
 
 
@@ -261,9 +338,13 @@ def _stable_recipe(task_name: str, model: str) -> Recipe:
         allowed = ", ".join(_RECIPE_KEYS + _PROTOCOL_KEYS)
         raise ValueError(f"invalid stable setting {unknown[0]!r} for {task_name!r}; allowed: {allowed}")
     fields = {key: settings[key] for key in _RECIPE_KEYS if key in settings}
+    if model in REFERENCE_MODELS:
+        fields["learning_rate"] = REFERENCE_LEARNING_RATES.get((settings["task"], model), PENDING_LEARNING_RATE)
     if "quick" in fields:
         fields["quick"] = QuickSettings(**fields["quick"])
     build = functools.partial(build_model, model=model, units=fields["units"], learning_rate=fields["learning_rate"])
+    if model == "transformer":
+        fields["units"] = None  # its width is Deletang et al.'s, whatever the recipe's recurrent width
     bidirectional = model.startswith("bi")
     description = f"Stable {model}: {settings['description']}."
     cls, preset = get_preset(settings["task"])
@@ -286,7 +367,7 @@ def _stable_recipe(task_name: str, model: str) -> Recipe:
 def register_stable_recipes() -> None:
     """Registers ``stable_<model>_<task>`` for every registered task that has none yet."""
     for task_name in [*list_tasks(), *config_recipe_tasks()]:
-        for model in MODEL_KINDS:
+        for model in MODEL_KINDS + tuple(m for m in REFERENCE_MODELS if not protocol_exclusion(task_name, m)):
             if registered_recipe(recipe_name(task_name, model)) is None:
                 register_recipe(_stable_recipe(task_name, model))
 

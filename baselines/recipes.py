@@ -21,7 +21,12 @@ from seqtasks.encoding import INPUT_ENCODINGS
 _RECIPES: dict[str, "Recipe"] = {}
 
 MODEL_KINDS = ("lstm", "gru", "bilstm", "bigru")
-"""The stable baselines' model kinds (:func:`baselines.models.build_model` builds each; the ``--model`` choices)."""
+"""The stable recurrent baselines' model kinds, trained on every task (:func:`baselines.models.build_model`)."""
+REFERENCE_MODELS = ("rnn", "transformer", "stack_rnn")
+"""The reference architectures of Deletang et al. (2023) (:mod:`baselines.architectures`), trained only on
+the configs whose settings list them (``"models"`` in ``baselines.models``)."""
+ALL_MODEL_KINDS = MODEL_KINDS + REFERENCE_MODELS
+"""Every model kind a stable recipe may have (the ``--model`` choices)."""
 
 
 def _check_choice(owner: str, name: str, value: Any, allowed: str, ok: bool) -> None:
@@ -111,7 +116,7 @@ class Recipe:
             sequence the task allows (``baselines.data.training_width``), as the forum posts'
             fixed-length padding did, and predict at that width instead of each batch's own
             (a model without a mask reads the padding).
-        model: The stable model kind (one of :data:`MODEL_KINDS`) of a stable recipe; ``None``: another model.
+        model: The stable model kind (one of :data:`ALL_MODEL_KINDS`) of a stable recipe; ``None``: another model.
         units: The recurrent width its build uses (``None``: the build's own default).
         learning_rate: The learning rate its build uses (``None``: the build's own default).
         learning_rate_schedule: How the learning rate changes over the run: ``None`` keeps the
@@ -168,7 +173,11 @@ class Recipe:
             ("build", callable(self.build), "a callable build(task, spec)"),
             ("inputs", self.inputs in INPUT_ENCODINGS, "one of " + ", ".join(INPUT_ENCODINGS)),
             ("target", self.target is None or isinstance(self.target, str), "a target name, or None"),
-            ("model", self.model is None or self.model in MODEL_KINDS, "one of " + ", ".join(MODEL_KINDS) + " or None"),
+            (
+                "model",
+                self.model is None or self.model in ALL_MODEL_KINDS,
+                "one of " + ", ".join(ALL_MODEL_KINDS) + " or None",
+            ),
             (
                 "learning_rate",
                 rate is None or (is_number(rate) and rate > 0),

@@ -93,6 +93,34 @@ def _reference_cell(predictor: Mapping[str, Any], column: ReportColumn) -> str:
     return "–" if value is None else column.fmt.format(value)
 
 
+_PARAMETER_COUNTS: dict[tuple[str, ...], int | None] = {}
+
+
+def parameter_count(run: Mapping[str, Any]) -> int | None:
+    """How many parameters the run's model has: as the run recorded it (``parameters``), else counted by
+    building its recipe's model on its task config (no training, so archived runs need no retraining);
+    ``None`` for a run without a recipe or with one that is no longer registered."""
+    for key in ("parameters", "parameter_count"):  # a grid run's record; a scored record (seqtasks.score)
+        if run.get(key) is not None:
+            return int(run[key])
+    if run.get("recipe") is None:
+        return None
+    overrides = dict(run.get("build_overrides") or {})
+    key = (run["recipe"], json.dumps(run["task_config"], sort_keys=True), json.dumps(overrides, sort_keys=True))
+    if key not in _PARAMETER_COUNTS:
+        from baselines.catalog import get_recipe
+
+        try:
+            recipe = get_recipe(run["recipe"])
+        except ValueError:
+            _PARAMETER_COUNTS[key] = None
+        else:
+            task = task_of_run(run)
+            model = recipe.build(task, task.supervised_spec(recipe.target), **overrides)
+            _PARAMETER_COUNTS[key] = int(model.count_params())
+    return _PARAMETER_COUNTS[key]
+
+
 def run_record(run: Mapping[str, Any]) -> dict[str, Any]:
     """One run of ``results.json``: what was trained, on which bytes, every metric, the cost."""
     protocol = run.get("protocol", {})
@@ -111,6 +139,7 @@ def run_record(run: Mapping[str, Any]) -> dict[str, Any]:
         "train_data": protocol.get("train_data"),
         "metrics": metrics,
         "floor_check": (run.get("floor_check") or {}).get("verdict"),
+        "parameters": parameter_count(run),
         "length_curves": {
             report["split"]: [[row["length"], row.get(report["metric"])] for row in report["rows"]]
             for report in (run.get("length_report") or {}).get("reports", [])
@@ -256,9 +285,12 @@ def _escape_latex(text: str) -> str:
 
 
 def table_row(label: str, runs: Sequence[Mapping[str, Any]], columns: Sequence[ReportColumn], planned: int) -> list[str]:
-    """One row of a table: the label, the seeds (``k of n`` when fewer than planned) and each column's aggregate."""
+    """One row of a table: the label, the seeds (``k of n`` when fewer than planned), the parameter count
+    (``–`` when unknown or not the same for every run) and each column's aggregate."""
     seeds = str(len(runs)) + (f" of {planned}" if len(runs) < planned else "")
-    return [label, seeds, *[aggregate([column.read(run) for run in runs], column) for column in columns]]
+    counts = {parameter_count(run) for run in runs}
+    parameters = f"{counts.pop():,}" if len(counts) == 1 and None not in counts else "–"
+    return [label, seeds, parameters, *[aggregate([column.read(run) for run in runs], column) for column in columns]]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -428,17 +460,17 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
             "criteria": criteria,
             "cpu_time_s": per_task_cpu[task],
         }
-        header = ["model", "seeds", *[column.label for column in columns]]
+        header = ["model", "seeds", "parameters", *[column.label for column in columns]]
         rows = []
         for model in shown:
             runs = results.get((task, model), [])
             if runs:
                 rows.append(table_row(model, runs, columns, grid.seeds[task]))
             elif not grid.quick:  # planned but not finished: say so rather than drop the model
-                rows.append([model, f"0 of {grid.seeds[task]}", *["–"] * len(columns)])
+                rows.append([model, f"0 of {grid.seeds[task]}", "–", *["–"] * len(columns)])
         for predictor in predictors:
             label = f"*{predictor['name']}*" + (" *(bound)*" if predictor.get("bound") else "")
-            rows.append([label, "–", *[_reference_cell(predictor, column) for column in columns]])
+            rows.append([label, "–", "–", *[_reference_cell(predictor, column) for column in columns]])
         lines += [f"## {dataset}", ""]
         if grid.recipes.get(task):
             lines.append(f"- recipe: {grid.recipes[task]}")

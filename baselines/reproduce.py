@@ -30,8 +30,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from baselines.models import MODEL_KINDS, config_recipe_tasks, protocol_exclusion, recipe_name, stable_settings
 from baselines.catalog import get_recipe
+from baselines.models import (
+    ALL_MODEL_KINDS,
+    REFERENCE_MODELS,
+    config_recipe_tasks,
+    protocol_exclusion,
+    recipe_name,
+    stable_settings,
+)
 from baselines.report import GridDescription, columns_of, task_of_run  # noqa: F401  (re-exported)
 from baselines.report import write_reports as write_pages
 from seqtasks.config import is_integer
@@ -44,6 +51,9 @@ def excluded_models(tasks: Sequence[str], models: Sequence[str]) -> dict[tuple[s
     out = {}
     for task in tasks:
         for model in models:
+            if model in REFERENCE_MODELS and protocol_exclusion(task, model):  # no recipe there
+                out[(task, model)] = f"not in the protocol ({protocol_exclusion(task, model)})"
+                continue
             recipe = get_recipe(recipe_name(task, model))
             reason = make(recipe.task).bidirectional_leak(recipe.target) if recipe.bidirectional else None
             if reason:
@@ -350,7 +360,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[*list_tasks(), *config_recipe_tasks()],
         help="tasks (each on its recipe's default config), or task/config names that have recipes of their own",
     )
-    parser.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS))
+    parser.add_argument("--models", nargs="+", choices=ALL_MODEL_KINDS, default=list(ALL_MODEL_KINDS))
     parser.add_argument(
         "--output", default=None,
         help="markdown page; .tex, .json and figures/ go next to it (default docs/results.md, with --quick "

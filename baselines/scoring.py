@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 PREDICT_BATCH_SIZE = 256
 """Examples per prediction batch (recorded in ``metrics.json``'s evaluation protocol)."""
+QUADRATIC_BUDGET = 2**24
+"""At most this many examples x steps^2 per prediction batch for a model whose memory grows with the
+square of the steps (a layer with ``quadratic_in_steps = True``, e.g. attention): 16 rows of 1,001 steps."""
 
 
 def predict(
@@ -60,8 +63,7 @@ def predict(
         steps = np.where(np.any(x != 0, axis=2), np.arange(1, x.shape[1] + 1), 0).max(axis=1)
         order = np.argsort(steps, kind="stable")
         outputs = None
-        for start in range(0, len(x), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in _row_chunks(order, steps, batch_size, _quadratic(model)):
             width = max(1, int(steps[rows].max()))
             part = _on_batch(model, x[rows, :width])
             if outputs is None:
@@ -70,6 +72,25 @@ def predict(
     if arrays.raw_steps is not None and outputs.ndim >= 3 and outputs.shape[1] == x.shape[1]:
         outputs = outputs[:, : arrays.raw_steps]
     return outputs
+
+
+def _quadratic(model: keras.Model) -> bool:
+    """Whether a layer of ``model`` needs memory that grows with the square of the steps."""
+    return any(getattr(layer, "quadratic_in_steps", False) for layer in getattr(model, "layers", []))
+
+
+def _row_chunks(order: np.ndarray, steps: np.ndarray, batch_size: int, quadratic: bool) -> list[np.ndarray]:
+    """Consecutive chunks of ``order`` (rows sorted by steps) of at most ``batch_size`` rows, and for a
+    quadratic model at most :data:`QUADRATIC_BUDGET` rows x width^2 (outputs do not depend on the batching)."""
+    chunks, start = [], 0
+    while start < len(order):
+        rows = order[start : start + batch_size]
+        if quadratic:
+            width = max(1, int(steps[rows].max()))
+            rows = rows[: max(1, QUADRATIC_BUDGET // width**2)]
+        chunks.append(rows)
+        start += len(rows)
+    return chunks
 
 
 _FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

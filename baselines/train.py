@@ -17,7 +17,7 @@ from typing import Any
 
 from baselines.data import PUBLISHED_SEED
 from baselines.catalog import list_recipes
-from baselines.recipes import MODEL_KINDS
+from baselines.recipes import ALL_MODEL_KINDS
 from baselines.records import jsonable as _jsonable  # the name tests import from here
 from baselines.trainer import STRATEGIES, make_strategy, resolve_recipe, train
 from seqtasks import metrics as task_metrics
@@ -28,7 +28,7 @@ __all__ = ["train", "resolve_recipe", "make_strategy", "list_recipes", "STRATEGI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` command's flags."""
     parser.add_argument("--task", help="task/config, e.g. reber_grammar/embedded (default: the recipe's)")
-    parser.add_argument("--model", choices=MODEL_KINDS, help="stable baseline to train")
+    parser.add_argument("--model", choices=ALL_MODEL_KINDS, help="stable baseline to train")
     parser.add_argument("--recipe", help="a registered recipe instead of --model (see `python -m baselines recipes`)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batch order")
     parser.add_argument(

@@ -472,7 +472,7 @@ def train(
     scores = score_run(model, the_task, evaluation.arrays, plan.recipe.target, predict_options)
     result = record_run(
         plan, the_task, data, evaluation, scores, run, distribution, findings, run_epochs, fixed_batch,
-        started=started, cpu_started=cpu_started,
+        parameters=int(model.count_params()), started=started, cpu_started=cpu_started,
     )
     return write_run(plan, model, the_task, data, scores, result)
 
@@ -480,7 +480,7 @@ def train(
 def record_run(
     plan: RunPlan, task: Task, data: TrainingBatches, evaluation: Any, scores: RunScores, run: RunCallbacks,
     distribution: Any, findings: list[dict[str, Any]] | None, epochs: int, fixed_batch: int | None, *,
-    started: float, cpu_started: float,
+    parameters: int, started: float, cpu_started: float,
 ) -> dict[str, Any]:
     """Step 8: the contents of ``metrics.json`` (what was trained, on what, how it scored, and at what cost)."""
     recipe, target = plan.recipe, plan.recipe.target
@@ -508,6 +508,7 @@ def record_run(
         "fixed_batch_size": fixed_batch,
         "fixed_width": data.width,
         "build_overrides": plan.build_overrides,
+        "parameters": parameters,
         "train_size": data.train_size,
         "eval_sizes": {split: len(arrays) for split, arrays in evaluation.arrays.items()},
         "strategy": plan.strategy,

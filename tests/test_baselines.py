@@ -28,6 +28,7 @@ from baselines.models import (  # noqa: E402
     stable_settings,
 )
 from baselines.catalog import get_recipe, list_recipes  # noqa: E402
+from baselines.recipes import REFERENCE_MODELS  # noqa: E402
 from baselines.train import train  # noqa: E402
 from seqtasks.encoding import to_supervised  # noqa: E402
 from seqtasks.metrics import ReportColumn  # noqa: E402
@@ -96,7 +97,7 @@ def test_recipes_are_typed_and_checked_on_construction():
     assert zoo.settings == {"zoo": True, "one_hot_targets": True, "naive": True} and zoo.model is None
     for change, message in (
         ({"batch_size": 0}, "invalid batch_size=0; allowed: an integer >= 1"),
-        ({"model": "rnn"}, "invalid model='rnn'; allowed: one of lstm, gru, bilstm, bigru or None"),
+        ({"model": "mlp"}, "invalid model='mlp'; allowed: one of lstm, gru, bilstm, bigru, rnn, transformer, stack_rnn or None"),
         ({"stop_when_solved": "yes"}, "invalid stop_when_solved='yes'; allowed: True or False"),
         ({"eval_every_sequences": None}, "invalid stop_when_solved=True; allowed: True only with eval_every_sequences"),
         ({"naive": True}, "invalid naive=True; allowed: True only with zoo=True"),
@@ -108,7 +109,7 @@ def test_recipes_are_typed_and_checked_on_construction():
         QuickSettings(eval_size=0)
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    assert next(action for action in parser._actions if action.dest == "model").choices == MODEL_KINDS
+    assert next(action for action in parser._actions if action.dest == "model").choices == (*MODEL_KINDS, *REFERENCE_MODELS)
 
 
 @pytest.mark.parametrize("model_kind", MODEL_KINDS)
@@ -159,8 +160,8 @@ def test_padding_is_ignored(task_name, model_kind):
 def test_build_model_rejects_bad_parameters():
     task = _tiny_task("sequence_reversal")
     spec = task.supervised_spec()
-    with pytest.raises(ValueError, match="invalid model='rnn'; allowed: one of lstm, gru, bilstm, bigru"):
-        build_model(task, spec, model="rnn", units=4, learning_rate=1e-3)
+    with pytest.raises(ValueError, match="invalid model='mlp'; allowed: one of lstm, gru, bilstm, bigru, rnn"):
+        build_model(task, spec, model="mlp", units=4, learning_rate=1e-3)
     with pytest.raises(ValueError, match="invalid units=0; allowed: an integer >= 1"):
         build_model(task, spec, model="lstm", units=0, learning_rate=1e-3)
     with pytest.raises(ValueError, match="invalid learning_rate=0"):
@@ -335,7 +336,8 @@ def test_reproduce_writes_tables_and_figures(tmp_path):
     expected = f"{np.mean(token_accuracy):.3f}"
     if token_accuracy[0] != token_accuracy[1]:
         expected += f" ± {np.std(token_accuracy, ddof=1):.3f} (max {max(token_accuracy):.3f})"
-    assert first_row.split(" | ")[1:3] == ["2", expected]
+    parameters = f"{results[('sequence_reversal', 'lstm')][0]['parameters']:,}"  # recorded by the run
+    assert first_row.split(" | ")[1:4] == ["2", parameters, expected]
     assert "\\begin{tabular}" in output.with_suffix(".tex").read_text()
     document = json.loads(output.with_suffix(".json").read_text())
     jsonschema = pytest.importorskip("jsonschema")
