@@ -268,3 +268,13 @@ def test_the_learning_rate_rule_takes_the_best_validation_metric_then_the_lower_
     assert select({1e-4: (0.0, 0.9), 3e-4: (0.0, 0.4), 5e-4: (0.0, 0.6)}) == 3e-4  # a tie: the lower loss
     assert select({1e-4: (1.0, 0.1), 5e-4: (1.0, 0.1)}) == 1e-4  # a full tie: the lower rate
     assert select({}) is None
+
+
+def test_the_results_schema_accepts_every_model_kind():
+    import json
+    from pathlib import Path
+
+    from baselines.recipes import ALL_MODEL_KINDS
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "results.schema.json").read_text())
+    assert schema["$defs"]["run"]["properties"]["model"]["enum"] == list(ALL_MODEL_KINDS)

@@ -3,7 +3,9 @@
 * :mod:`baselines.experiments.sample_efficiency`: embedded Reber, training sequences until the
   test set is solved, next to the 1997 LSTM paper's Table 1;
 * :mod:`baselines.experiments.difficulty`: the stable baselines' score as each task's difficulty
-  knob grows.
+  knob grows;
+* :mod:`baselines.experiments.learning_rate`: one learning-rate rule for every model (Deletang et
+  al.'s three rates, selected on seed 0's validation).
 
 They train through :func:`baselines.trainer.train` and write their results as the benchmarks do
 (``--json``: sorted, indented JSON with the machine description; ``docs/benchmarks.md`` quotes them).
