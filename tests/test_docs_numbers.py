@@ -90,9 +90,10 @@ def test_baselines_page_char_to_vector_summary_quotes_the_results_page():
     """0.406 ± 0.002, the ceiling, the ridge and the oracle: docs/results.md's rows (tested against their runs)."""
     page, results = _page("baselines.md"), (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     section = results[results.index("## char_to_vector"):]
-    bigru = re.search(r"^\| bigru \| 5 \| [^|]+ \| (\d\.\d{3}) ± (\d\.\d{3}) .*?\| (\d\.\d{3}) \| \d+ \|", section, re.M)
-    ridge = re.search(r"^\| \*n-gram ridge regression\* \| – \| [\d.]+ \| (\d\.\d{3}) \|", section, re.M)
-    oracle = re.search(r"^\| \*seen-n-gram oracle\* \*\(bound\)\* \| – \| – \| (\d\.\d{3}) \|", section, re.M)
+    # Columns: model, seeds, parameters, test mse, test cosine, ...
+    bigru = re.search(r"^\| bigru \| 5 \| [\d,]+ \| [^|]+ \| (\d\.\d{3}) ± (\d\.\d{3}) .*?\| (\d\.\d{3}) \| \d+ \|", section, re.M)
+    ridge = re.search(r"^\| \*n-gram ridge regression\* \| – \| – \| [\d.]+ \| (\d\.\d{3}) \|", section, re.M)
+    oracle = re.search(r"^\| \*seen-n-gram oracle\* \*\(bound\)\* \| – \| – \| – \| (\d\.\d{3}) \|", section, re.M)
     mean, spread, ceiling = bigru.groups()
     _assert_quoted(page, [
         f"reaches a test cosine of {mean} ± {spread} over 5 seeds",
