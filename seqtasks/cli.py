@@ -167,6 +167,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_fingerprint(argparse.Namespace(write=False))
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Lints a saved Keras model and probes it on a task (loads TensorFlow only here)."""
+    task = make(args.task)  # a bad task name fails here, before TensorFlow loads
+    model = Path(args.model)
+    if not model.is_file():
+        raise ValueError(f"invalid model={str(model)!r}: no such file")
+    from seqtasks.tf.quiet import import_tensorflow
+
+    import_tensorflow()
+    from seqtasks.stability import doctor
+
+    report = doctor(model, task, args.steps, batch_size=args.batch_size)
+    console.print(report.text(), end="", highlight=False, soft_wrap=True, markup=False)
+    return 0 if report.healthy else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqtasks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     fp.set_defaults(func=cmd_fingerprint)
 
     sub.add_parser("demo", help="examples of every task and a fingerprint check").set_defaults(func=cmd_demo)
+
+    doctor = sub.add_parser("doctor", help="lint a saved Keras model and probe-train it on a task (exit 1: findings)")
+    doctor.add_argument("model", help="a saved model, e.g. runs/x/model.keras")
+    doctor.add_argument("--task", required=True, help="task/config it is trained on, e.g. reber_grammar/embedded")
+    doctor.add_argument("--steps", type=int, default=50, help="probe training updates (default 50)")
+    doctor.add_argument("--batch-size", type=int, default=None, help="probe batch size (default: the model's, else 32)")
+    doctor.set_defaults(func=cmd_doctor)
     try:
         from seqtasks.tf.build_cli import add_build_command
     except ImportError:  # TensorFlow layers not installed

@@ -15,6 +15,7 @@ from seqtasks.stability.floor import (
     split_floor,
     task_floor,
 )
+from seqtasks.stability.diagnose import DoctorReport, doctor
 from seqtasks.stability.linter import RULES, Finding, check
 from seqtasks.stability.nan_locator import NaNLocator
 
@@ -22,12 +23,14 @@ __all__ = [
     "RULES",
     "BatchLabelEntropy",
     "BelowFloorWarning",
+    "DoctorReport",
     "Finding",
     "FloorDetector",
     "MemorisationWarning",
     "NaNLocator",
     "below_floor",
     "check",
+    "doctor",
     "floors_of_rows",
     "split_floor",
     "task_floor",
