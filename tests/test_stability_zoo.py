@@ -131,7 +131,7 @@ def test_old_zoo_names_warn_and_resolve():
     for old, new in zoo.RENAMED.items():
         with pytest.warns(DeprecationWarning, match=f"recipe '{old}' is deprecated; use '{new}'"):
             assert get_recipe(old) is get_recipe(new)
-    assert sorted(zoo.RENAMED.values()) == sorted(ZOO_RECIPES)
+    assert set(zoo.RENAMED.values()) <= set(ZOO_RECIPES)  # recipes added after the renaming have no old name
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         get_recipe("noise_relu_lstm")  # a current name does not warn

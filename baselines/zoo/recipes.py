@@ -146,11 +146,16 @@ def build_word_vector_wide_gru(task: Any, spec: Any, units: int | None = None, l
 
 
 def build_word_vector_two_layer_lstm(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
-    """The post's third model: LSTM(512) -> TimeDistributed(Dense(512, sigmoid)) -> LSTM(512) -> Dense(256, tanh) -> Dense(100)."""
+    """The post's third model: LSTM(512) -> TimeDistributed(Dense(512, sigmoid)) -> LSTM(512) -> Dense(256, tanh) -> Dense(100).
+
+    The per-step Dense is a plain ``Dense`` (on a sequence it acts on every step, the same
+    weights and values as ``TimeDistributed(Dense)``, which Keras 3 cannot run on sequences of
+    another length than it was built on).
+    """
     width = units or 512
     layers = [
         keras.layers.LSTM(width, return_sequences=True),
-        keras.layers.TimeDistributed(keras.layers.Dense(width, activation="sigmoid")),
+        keras.layers.Dense(width, activation="sigmoid"),
         keras.layers.LSTM(width, return_sequences=False),
         keras.layers.Dense(256, activation="tanh"),
     ]
