@@ -169,7 +169,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Lints a saved Keras model and probes it on a task (loads TensorFlow only here)."""
-    task = make(args.task)  # a bad task name fails here, before TensorFlow loads
+    make(args.task)  # a bad task name fails here, before TensorFlow loads
     model = Path(args.model)
     if not model.is_file():
         raise ValueError(f"invalid model={str(model)!r}: no such file")
@@ -178,7 +178,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import_tensorflow()
     from seqtasks.stability import doctor
 
-    report = doctor(model, task, args.steps, batch_size=args.batch_size)
+    report = doctor(model, args.task, args.steps, batch_size=args.batch_size)
     console.print(report.text(), end="", highlight=False, soft_wrap=True, markup=False)
     return 0 if report.healthy else 1
 
