@@ -10,10 +10,12 @@ from seqtasks.stability.floor import (
     BelowFloorWarning,
     FloorDetector,
     MemorisationWarning,
+    batch_floor_distribution,
     below_floor,
     floors_of_rows,
     split_floor,
     task_floor,
+    window_threshold,
 )
 from seqtasks.stability.diagnose import DoctorReport, doctor
 from seqtasks.stability.linter import RULES, Finding, check
@@ -28,10 +30,12 @@ __all__ = [
     "FloorDetector",
     "MemorisationWarning",
     "NaNLocator",
+    "batch_floor_distribution",
     "below_floor",
     "check",
     "doctor",
     "floors_of_rows",
     "split_floor",
     "task_floor",
+    "window_threshold",
 ]
