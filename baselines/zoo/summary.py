@@ -273,6 +273,15 @@ def set_block(evidence: Any, runs: Sequence[Mapping[str, Any]], claim: Claim) ->
         if per_position:
             cells.append(", ".join(f"{value:.3f}" for value in recipe_runs[0]["final"]["validation"]["per_position_accuracy"]))
         lines.append("| " + " | ".join(cells) + " |")
+    if sums:
+        lines.append("")
+        for recipe, recipe_runs in _by_recipe(runs).items():
+            last = (recipe_runs[0].get("output_sums") or {}).get("first_string_last_finite")
+            if last:
+                lines.append(
+                    f"Per-step output sums of `{recipe}` (seed {recipe_runs[0]['seed']}, first validation string, epoch "
+                    f"{last['epoch']}, 20 steps, padding included): " + ", ".join(f"{value:.3f}" for value in last["sums"]) + "."
+                )
     return "\n".join(lines) + "\n"
 
 
