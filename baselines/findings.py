@@ -120,9 +120,9 @@ class TimeEstimate(keras.callbacks.Callback):
     """Prints the run's estimated training time once its first updates are timed.
 
     The first update (graph tracing) is left out; the median of the next ``timed``
-    updates times the run's updates (``max_updates``, else epochs x steps per epoch)
-    gives the estimate, printed when it is at least ``min_seconds``. Evaluation
-    between epochs comes on top.
+    updates (the upper one of an even count) times the run's updates (``max_updates``,
+    else epochs x steps per epoch) gives the estimate, printed when it is at least
+    ``min_seconds``. Evaluation between epochs comes on top.
 
     Args:
         max_updates: The run's update budget when it stops early (``--steps``); ``None``: all epochs.
@@ -131,7 +131,7 @@ class TimeEstimate(keras.callbacks.Callback):
         stream: Where to print (default: stderr).
     """
 
-    def __init__(self, max_updates: int | None = None, timed: int = 5, min_seconds: float = 30.0, stream: TextIO | None = None) -> None:
+    def __init__(self, max_updates: int | None = None, timed: int = 2, min_seconds: float = 30.0, stream: TextIO | None = None) -> None:
         super().__init__()
         self.max_updates, self.timed, self.min_seconds = max_updates, timed, min_seconds
         self.stream = stream
