@@ -115,8 +115,8 @@ def _nonfinite(run: Mapping[str, Any]) -> bool:
     return run.get("nan_update") is not None
 
 
-def _below_floor_error(run: Mapping[str, Any]) -> bool:
-    return (run.get("floor_check") or {}).get("verdict") == "error"
+def _collapsed(run: Mapping[str, Any], below: float = 1e-3) -> bool:
+    return any(value < below for value in _finite_losses(run))
 
 
 def _finite_losses(run: Mapping[str, Any]) -> list[float]:
@@ -136,9 +136,9 @@ def _only_last_positions(run: Mapping[str, Any], margin: float = 0.05, learnt: f
 
 CLAIMS: dict[str, Claim] = {
     "reber_softmax_lstm": Claim(
-        "the loss leaves what a correct model can reach: a non-finite value, or an error verdict of the floor "
-        "detector (below the next-symbol entropy on data not trained on)",
-        lambda run: _nonfinite(run) or _below_floor_error(run),
+        "the loss collapses: a non-finite value, or a training loss below 1e-3 at some update (the post's 7.5e-8, "
+        "every prediction NaN; a next-symbol loss on the Reber grammar cannot get near 0, its strings branch)",
+        lambda run: _nonfinite(run) or _collapsed(run),
     ),
     "noise_relu_lstm": Claim("a non-finite loss, weight or layer output within the updates run", _nonfinite),
     "word_vector_wide_mse": Claim(
