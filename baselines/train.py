@@ -84,6 +84,8 @@ def build_overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
     """Runs ``train`` from parsed flags and prints where the results are."""
+    from baselines.findings import TimeEstimate, print_findings
+
     recipe = resolve_recipe(args.recipe, args.task, args.model)
     result = train(
         recipe,
@@ -104,7 +106,9 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
         fresh_data=args.fresh_data,
         steps=getattr(args, "steps", None),
         build_overrides=build_overrides_from_args(args),
+        callbacks=[TimeEstimate(max_updates=getattr(args, "steps", None))],
     )
     summary = {split: task_metrics.scalars(values) for split, values in result["final"].items()}
     print(json.dumps({"recipe": result["recipe"], "task": result["task"], "final": _jsonable(summary)}, indent=2))
+    print_findings(result)  # the NaN locator's, floor detector's and linter's findings, where the user looks
     return 0

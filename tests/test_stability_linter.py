@@ -18,6 +18,8 @@ EXPECTED = {
     "noise_relu_lstm": {"recurrent-activation", "cudnn-disabled"},
     "noise_relu_lstm_no_recurrent_dropout": {"recurrent-activation", "cudnn-disabled"},
     "word_vector_wide_mse": {"padding-without-masking", "accuracy-on-regression"},
+    "word_vector_wide_gru": {"padding-without-masking", "accuracy-on-regression"},
+    "word_vector_two_layer_lstm": {"padding-without-masking", "accuracy-on-regression"},
     "unnormalised_sigmoid_cce": {"sigmoid-categorical-crossentropy", "unnormalised-inputs"},
     "unnormalised_sigmoid_bce": {"unnormalised-inputs"},
     "reversal_stateful_lstm": {"stateful-independent-sequences", "unidirectional-future-context"},

@@ -4,7 +4,7 @@ Every zoo recipe trains with ``python -m baselines train --recipe NAME --steps N
 (fixed batch shapes and fixed-width padding included); the floor detector fires
 on thread 000's clipped 0/0 and thread 003's sigmoid + categorical cross-entropy
 through ``baselines.train``; ``python -m baselines zoo`` writes ``results.json``
-from the runs' ``metrics.json``; the retired ``seedNNN_*`` names still resolve. (That the stability
+from the runs' ``metrics.json``. (That the stability
 kit stays out of ``import seqtasks`` is the import rule of ``tests/test_config_and_registry.py``.)
 """
 

@@ -106,17 +106,60 @@ def build_noise_relu_lstm_fixed(task: Any, spec: Any, units: int | None = None, 
 # -- thread 002 (word_vector_*): wide LSTM + MSE, from a word's letters to its vector --------------------
 
 
-def build_word_vector_wide_mse(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
-    """The post's single-layer model: LSTM(1024) on padded one-hot letters, linear Dense(100), MSE, 'accuracy'."""
+@keras.saving.register_keras_serializable(package="seqtasks_zoo")
+class DollarPadding(keras.layers.Layer):
+    """The post's ``$football$$$$``: zero-padded one-hot letters to ``$``-padded ones, inside the model.
+
+    Adds a ``$`` channel that is 1 on every all-zero (padded) step, and a leading ``$``
+    step, so the recurrent layer reads the post's encoding (padding as a symbol, no mask)
+    from the zero-padded batches every recipe gets.
+    """
+
+    def call(self, inputs: Any) -> Any:
+        dollar = 1.0 - keras.ops.sum(inputs, axis=-1, keepdims=True)
+        padded = keras.ops.concatenate([inputs, dollar], axis=-1)
+        first = keras.ops.concatenate([keras.ops.zeros_like(padded[:, :1, :-1]), keras.ops.ones_like(padded[:, :1, -1:])], axis=-1)
+        return keras.ops.concatenate([first, padded], axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        steps = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], steps, input_shape[2] + 1)
+
+
+def _word_vector_post(task: Any, spec: Any, layers: list[Any], learning_rate: float | None) -> keras.Model:
+    """The post's compile: Adam with default settings (learning rate 0.001), MSE, the 'accuracy' metric, on `$`-padded letters."""
     model = keras.Sequential(
-        [
-            keras.Input((None, spec.input_depth)),
-            keras.layers.LSTM(units or 1024, return_sequences=False),
-            keras.layers.Dense(task.config.dim, activation="linear"),
-        ]
+        [keras.Input((None, spec.input_depth)), DollarPadding(), *layers, keras.layers.Dense(task.config.dim, activation="linear")]
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate or 0.001), loss="mse", metrics=["accuracy"])
     return model
+
+
+def build_word_vector_wide_mse(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
+    """The post's single-layer model: LSTM(1024) on `$`-padded one-hot letters, linear Dense(100), MSE, 'accuracy'."""
+    return _word_vector_post(task, spec, [keras.layers.LSTM(units or 1024, return_sequences=False)], learning_rate)
+
+
+def build_word_vector_wide_gru(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
+    """The post's second model: GRU(1024) in place of the LSTM, everything else the same."""
+    return _word_vector_post(task, spec, [keras.layers.GRU(units or 1024, return_sequences=False)], learning_rate)
+
+
+def build_word_vector_two_layer_lstm(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
+    """The post's third model: LSTM(512) -> TimeDistributed(Dense(512, sigmoid)) -> LSTM(512) -> Dense(256, tanh) -> Dense(100).
+
+    The per-step Dense is a plain ``Dense`` (on a sequence it acts on every step, the same
+    weights and values as ``TimeDistributed(Dense)``, which Keras 3 cannot run on sequences of
+    another length than it was built on).
+    """
+    width = units or 512
+    layers = [
+        keras.layers.LSTM(width, return_sequences=True),
+        keras.layers.Dense(width, activation="sigmoid"),
+        keras.layers.LSTM(width, return_sequences=False),
+        keras.layers.Dense(256, activation="tanh"),
+    ]
+    return _word_vector_post(task, spec, layers, learning_rate)
 
 
 def build_word_vector_wide_mse_fixed(task: Any, spec: Any, units: int | None = None, learning_rate: float | None = None) -> keras.Model:
@@ -223,7 +266,7 @@ def build_reversal_stateful_lstm_fixed(task: Any, spec: Any, units: int | None =
 ZOO: dict[str, tuple[str, ...]] = {
     "reber_softmax_lstm": ("reber_softmax_lstm", "reber_softmax_lstm_fixed"),
     "noise_relu_lstm": ("noise_relu_lstm", "noise_relu_lstm_no_recurrent_dropout", "noise_relu_lstm_fixed"),
-    "word_vector_wide_mse": ("word_vector_wide_mse", "word_vector_wide_mse_fixed"),
+    "word_vector_wide_mse": ("word_vector_wide_mse", "word_vector_wide_gru", "word_vector_two_layer_lstm", "word_vector_wide_mse_fixed"),
     "unnormalised_sigmoid_cce": ("unnormalised_sigmoid_cce", "unnormalised_sigmoid_bce", "unnormalised_sigmoid_cce_fixed"),
     "reversal_stateful_lstm": ("reversal_stateful_lstm", "reversal_stateless_lstm", "reversal_stateful_lstm_fixed"),
 }
@@ -255,24 +298,75 @@ class Evidence:
         units: Recurrent width override (``None``: the post's).
         learning_rate: Learning-rate override (``None``: the recipe's).
         figure: File name of its curves in ``docs/figures`` (``None``: none).
+        epochs: Train epochs over a fixed training set instead of ``steps`` updates on fresh
+            data (the posts' own ``model.fit``); ``steps`` is then ``None``.
+        train_size: With ``epochs``: examples of the fixed training set (the published
+            ``train`` split's generator, seed 0, first ``train_size``).
+        task_overrides: Task config fields the post's data needs, as ``((field, value), ...)``.
+        early_stopping: With ``epochs``: ``EarlyStopping(monitor='loss', min_delta=0, patience=N)``, as the post.
+        output_sums: Record each epoch's per-step output sums on validation strings (thread 000's print).
+        reading: How the settings were read from the post, for the page.
     """
 
     name: str
     recipes: tuple[str, ...]
-    steps: int
+    steps: int | None
     seeds: int = 3
     task: str | None = None
     units: int | None = None
     learning_rate: float | None = None
     figure: str | None = None
+    epochs: int | None = None
+    train_size: int | None = None
+    task_overrides: tuple[tuple[str, Any], ...] = ()
+    early_stopping: int | None = None
+    output_sums: bool = False
+    reading: str = ""
 
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError(f"evidence {self.name}: invalid steps={self.steps!r}, epochs={self.epochs!r}; allowed: exactly one of the two")
+        if self.epochs is None and (self.train_size or self.early_stopping or self.task_overrides):
+            raise ValueError(f"evidence {self.name}: invalid train_size/early_stopping/task_overrides; allowed: only with epochs")
+
+    @property
+    def schedule(self) -> str:
+        """The training length in words, e.g. ``"1000 updates"`` or ``"250 epochs of 2048 examples, early stopping (patience 10)"``."""
+        if self.epochs is None:
+            return f"{self.steps} updates"
+        text = f"{self.epochs} epochs of {self.train_size} examples" if self.train_size else f"{self.epochs} epochs"
+        return text + (f", early stopping on the training loss (patience {self.early_stopping})" if self.early_stopping else "")
+
+
+REBER_POST_READING = (
+    "the post's notebook (github.com/Coni63/SO, Reber.ipynb) trains on 2048 strings and validates on 256, every "
+    "string of at least 10 input symbols (`get_one_example(min_length=10)`; the input leaves out the final E, "
+    "the target is the input shifted by one with E last), zero-padded after the end to maxlen 20 without a mask; "
+    "here: the first 2048 training strings (seed 0) of `reber_grammar/reber` with min_length=11 and max_length=20 "
+    "(the whole string, E included: 10 to 19 input symbols; the notebook also kept 20 and cut longer strings), "
+    "padded to 20 steps, one-hot next-symbol targets"
+)
+WORD_VECTOR_POST_READING = (
+    "the thread's text states the models, Adam with default settings, MSE, the 'accuracy' metric and `$` padding "
+    "(`$football$$$$`); its curves are figures that the text we have does not contain, so the number of updates "
+    "before the collapse could not be read from them; here: epochs over the published `char_to_vector` training "
+    "words (13,503), batch 32 (Keras's default; the post gives none), `$`-padded by a layer inside the model"
+)
 
 EVIDENCE: tuple[Evidence, ...] = (
-    Evidence("reber_softmax_lstm", ZOO["reber_softmax_lstm"], 1000, figure="stability_seed000.png"),
+    Evidence(
+        "reber_softmax_lstm", ZOO["reber_softmax_lstm"], None, seeds=5, figure="stability_seed000.png", epochs=250,
+        train_size=2048, task_overrides=(("min_length", 11), ("max_length", 20)), early_stopping=10, output_sums=True,
+        reading=REBER_POST_READING,
+    ),
+    Evidence("reber_softmax_lstm_fresh", ZOO["reber_softmax_lstm"], 1000),
     Evidence("reber_softmax_lstm_long", ("reber_softmax_lstm",), 3000, seeds=1),
     Evidence("noise_relu_lstm", ZOO["noise_relu_lstm"], 12, figure="stability_seed001.png"),
     Evidence("noise_relu_lstm_t48", ("noise_relu_lstm", "noise_relu_lstm_fixed"), 40, task="random_labels/t48_f16"),
-    Evidence("word_vector_wide_mse", ZOO["word_vector_wide_mse"], 300, units=128, figure="stability_seed002.png"),
+    Evidence(
+        "word_vector_wide_mse", ZOO["word_vector_wide_mse"], None, figure="stability_seed002.png", epochs=5,
+        reading=WORD_VECTOR_POST_READING,
+    ),
     Evidence("unnormalised_sigmoid_cce", ZOO["unnormalised_sigmoid_cce"], 300, figure="stability_seed003.png"),
     *(
         Evidence(f"unnormalised_sigmoid_cce_lr{rate}", ZOO["unnormalised_sigmoid_cce"], 300, learning_rate=rate)
@@ -350,9 +444,31 @@ for _recipe in (
     Recipe(
         "word_vector_wide_mse",
         "char_to_vector/synthetic_d100",
-        "Thread 002: LSTM(1024) spelling a word on zero-padded letters without masking, MSE to its word vector, "
+        "Thread 002: LSTM(1024) spelling a word on `$`-padded letters without masking, MSE to its word vector, "
         "'accuracy' metric.",
         build_word_vector_wide_mse,
+        batch_size=32,
+        epochs=50,
+        **_PADDED,
+        zoo=True,
+        naive=True,
+    ),
+    Recipe(
+        "word_vector_wide_gru",
+        "char_to_vector/synthetic_d100",
+        "Thread 002: GRU(1024) on `$`-padded letters without masking, MSE to the word vector, 'accuracy' metric.",
+        build_word_vector_wide_gru,
+        batch_size=32,
+        epochs=50,
+        **_PADDED,
+        zoo=True,
+        naive=True,
+    ),
+    Recipe(
+        "word_vector_two_layer_lstm",
+        "char_to_vector/synthetic_d100",
+        "Thread 002: the post's two-layer LSTM(512) model on `$`-padded letters, MSE, 'accuracy' metric.",
+        build_word_vector_two_layer_lstm,
         batch_size=32,
         epochs=50,
         **_PADDED,

@@ -95,8 +95,18 @@ def run_one(
     fresh: bool = False,
     verbose: int = 0,
     command: str | None = None,
+    epochs: int | None = None,
+    train_size: int | None = None,
+    task_overrides: Sequence[tuple[str, Any]] = (),
+    early_stopping: int | None = None,
+    output_sums: bool = False,
 ) -> dict[str, Any]:
     """Trains ``recipe`` for ``steps`` updates with weights and fresh data seeded by ``seed``; its ``metrics.json``.
+
+    With ``epochs`` (and ``steps=None``) it trains as the posts did instead: epochs over a
+    fixed training set of ``train_size`` examples (the ``train`` split's generator, seed 0),
+    optionally with the post's early stopping and the per-step output sums recorded
+    (:func:`post_settings_callbacks`); those settings are recorded as ``zoo_post_settings``.
 
     Args:
         recipe: A recipe name.
@@ -124,6 +134,12 @@ def run_one(
         "recipe_settings": _jsonable(the_recipe.settings),
     }
     version = seqtasks.make(task or the_recipe.task).version
+    if epochs is not None:
+        return _run_at_post_settings(
+            the_recipe, seed, out, settings, version, task=task, overrides=overrides, eval_size=eval_size, fresh=fresh,
+            verbose=verbose, command=command, epochs=epochs, train_size=train_size, task_overrides=dict(task_overrides),
+            early_stopping=early_stopping, output_sums=output_sums,
+        )
     reused = None if fresh else _reusable(out, settings, version)
     if reused is not None:
         return reused
@@ -142,6 +158,103 @@ def run_one(
         verbose=verbose,
         command=command,
     )
+
+
+def _run_at_post_settings(
+    recipe: Any, seed: int, out: pathlib.Path, settings: dict[str, Any], version: str, *, task: str | None,
+    overrides: Mapping[str, Any], eval_size: int, fresh: bool, verbose: int, command: str | None, epochs: int,
+    train_size: int | None, task_overrides: Mapping[str, Any], early_stopping: int | None, output_sums: bool,
+) -> dict[str, Any]:
+    """One run at a post's own settings (epochs over a fixed set); reused when its recorded settings match."""
+    from baselines.records import write_metrics
+    from baselines.trainer import train
+
+    post = {"epochs": epochs, "train_size": train_size, "task_overrides": dict(task_overrides),
+            "early_stopping": early_stopping, "output_sums": output_sums}
+    if not fresh and (out / "metrics.json").exists() and not (out / "backup").exists():
+        run = json.loads((out / "metrics.json").read_text())
+        same = (
+            run.get("zoo_post_settings") == post
+            and all(run.get(key) == settings[name] for key, name in (("recipe", "recipe"), ("seed", "seed"), ("task", "task"),
+                                                                     ("build_overrides", "overrides"), ("recipe_settings", "recipe_settings")))
+            and run.get("locate_nan") is True
+            and run.get("protocol", {}).get("dataset_version") == version
+        )
+        if same:
+            return run
+    callbacks, sums = post_settings_callbacks(recipe, task or recipe.task, task_overrides, early_stopping, output_sums)
+    result = train(
+        recipe, task=task, seed=seed, data_seed=0, fresh_data=False, epochs=epochs, train_size=train_size, out=out,
+        eval_size=eval_size, task_overrides=task_overrides, build_overrides=overrides, locate_nan=True, floor_check=True,
+        callbacks=callbacks, verbose=verbose, command=command,
+    )
+    result["zoo_post_settings"] = post
+    if sums is not None:
+        result["output_sums"] = sums.record
+    return write_metrics(out, result)
+
+
+def post_settings_callbacks(
+    recipe: Any, task: str, task_overrides: Mapping[str, Any], early_stopping: int | None, output_sums: bool
+) -> tuple[list[Any], Any]:
+    """The post's ``EarlyStopping(monitor='loss', min_delta=0, patience=N)`` and, optionally, an :class:`OutputSums`."""
+    import keras
+
+    import seqtasks
+    from baselines.data import PUBLISHED_SEED, pad_split, split_arrays, training_width
+
+    callbacks: list[Any] = []
+    if early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="loss", min_delta=0, patience=early_stopping, mode="auto"))
+    sums = None
+    if output_sums:
+        the_task = seqtasks.make(task, **task_overrides)
+        spec = the_task.supervised_spec(recipe.target)
+        arrays = split_arrays(the_task, "validation", 64, PUBLISHED_SEED, recipe.inputs, recipe.target, recipe.one_hot_targets)
+        width = training_width(the_task) if recipe.fixed_width else None
+        if width is not None:
+            arrays = pad_split(arrays, width, spec.per_step)
+        sums = OutputSums(arrays.x, arrays.sample_weight)
+        callbacks.append(sums)
+    return callbacks, sums
+
+
+def _output_sums_class() -> type:
+    import keras
+
+    class OutputSums(keras.callbacks.Callback):
+        """Each epoch's per-step output sums on validation strings, as thread 000's author printed them.
+
+        ``record``: per epoch the smallest, median and largest sum of the model's outputs over
+        the symbols, at the target (weighted) steps of 64 validation strings, and the first
+        string's per-step sums (all steps, padding included) at the last epoch with finite outputs.
+        """
+
+        def __init__(self, x: np.ndarray, weight: np.ndarray) -> None:
+            super().__init__()
+            self.x, self.weight = x, np.asarray(weight) > 0
+            self.record: dict[str, Any] = {"per_epoch": [], "first_string_last_finite": None, "probe_strings": int(len(x))}
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            sums = np.asarray(self.model(self.x, training=False)).sum(axis=-1)
+            at_targets = sums[self.weight]
+            finite = bool(np.all(np.isfinite(sums)))
+            self.record["per_epoch"].append({
+                "epoch": epoch + 1,
+                "min": float(np.min(at_targets)) if finite else None,
+                "median": float(np.median(at_targets)) if finite else None,
+                "max": float(np.max(at_targets)) if finite else None,
+                "finite": finite,
+            })
+            if finite:
+                self.record["first_string_last_finite"] = {"epoch": epoch + 1, "sums": [round(float(v), 4) for v in sums[0]]}
+
+    return OutputSums
+
+
+def OutputSums(x: np.ndarray, weight: np.ndarray) -> Any:  # noqa: N802 (a class built on first use: keeps Keras out of import)
+    """An ``OutputSums`` callback (see :func:`_output_sums_class`)."""
+    return _output_sums_class()(x, weight)
 
 
 def run_set(
@@ -281,10 +394,15 @@ def run_from_args(args: argparse.Namespace, command: str | None = None) -> int:
             settings = {"evidence": evidence.name, "recipes": list(evidence.recipes), "seeds": list(seeds),
                         "steps": evidence.steps, "task": evidence.task, "units": evidence.units,
                         "learning_rate": evidence.learning_rate}
+            post = {}
+            if evidence.epochs is not None:
+                post = {"epochs": evidence.epochs, "train_size": evidence.train_size, "task_overrides": evidence.task_overrides,
+                        "early_stopping": evidence.early_stopping, "output_sums": evidence.output_sums}
+                settings.update({**post, "task_overrides": dict(evidence.task_overrides)})
             runs = run_set(
                 evidence.recipes, seeds, evidence.steps, runs_dir, out / f"{evidence.name}.json", name=evidence.name,
                 settings=settings, command=command, task=evidence.task, units=evidence.units,
-                learning_rate=evidence.learning_rate, **common,
+                learning_rate=evidence.learning_rate, **common, **post,
             )
             if args.figures and evidence.figure:
                 plot(runs, pathlib.Path(args.figures) / evidence.figure, _title(evidence.recipes, runs, len(seeds)))

@@ -10,11 +10,14 @@ from seqtasks.stability.floor import (
     BelowFloorWarning,
     FloorDetector,
     MemorisationWarning,
+    batch_floor_distribution,
     below_floor,
     floors_of_rows,
     split_floor,
     task_floor,
+    window_threshold,
 )
+from seqtasks.stability.diagnose import DoctorReport, doctor
 from seqtasks.stability.linter import RULES, Finding, check
 from seqtasks.stability.nan_locator import NaNLocator
 
@@ -22,13 +25,17 @@ __all__ = [
     "RULES",
     "BatchLabelEntropy",
     "BelowFloorWarning",
+    "DoctorReport",
     "Finding",
     "FloorDetector",
     "MemorisationWarning",
     "NaNLocator",
+    "batch_floor_distribution",
     "below_floor",
     "check",
+    "doctor",
     "floors_of_rows",
     "split_floor",
     "task_floor",
+    "window_threshold",
 ]

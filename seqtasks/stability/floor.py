@@ -16,6 +16,19 @@ tells two situations apart:
   (the second and later epochs). Networks memorise repeated data, random
   labels included (Zhang et al. 2017); that is a generalisation gap, reported
   with the train/validation losses, not a NaN.
+
+When the detector cannot see each batch's examples (``FloorDetector(task)`` as a
+plain ``model.fit`` callback on shuffled arrays), it has only the task's
+population floor, and a small batch's own floor scatters around it (a batch of
+32 random labels with 2 positives instead of 5 has a floor of 0.23, not 0.43).
+It then tests windows of ``window`` consecutive updates: it flags a window whose
+mean loss is below the ``false_alarm_rate`` quantile of the mean of ``window``
+batch floors, the batches drawn at random from the task's own data
+(:func:`batch_floor_distribution`, :func:`window_threshold`). A batch's floor is
+the lowest loss any predictor that does not know its labels reaches on it, so a
+correct model's window falls below that quantile with probability at most
+``false_alarm_rate`` (for independent batches; a shuffled finite set scatters
+less), and the test needs no labels.
 """
 
 from __future__ import annotations
@@ -33,6 +46,12 @@ from seqtasks.config import check_integer
 DEFAULT_RELATIVE_TOLERANCE = 0.1
 DEFAULT_ABSOLUTE_TOLERANCE = 1e-3
 FLOOR_SAMPLE_SIZE = 512
+DEFAULT_WINDOW = 16
+DEFAULT_FALSE_ALARM_RATE = 1e-4
+DEFAULT_BATCH_SIZE = 32  # model.fit's default batch size
+REFERENCE_POOL = 4096
+REFERENCE_DRAWS = 2000
+QUANTILE_BINS = 4096
 LABEL_ENTROPY_METRIC = "batch_label_entropy"
 # A per-batch loss recovered from Keras's float32 running mean carries a rounding error of a few float32
 # epsilons times the running sum; the detector widens its margin by this many of them.
@@ -119,6 +138,68 @@ def task_floor(task: Any, batch: Mapping[str, np.ndarray] | None = None, target:
     if floor is None:
         raise ValueError(f"{task.name} defines no loss floor; pass floor= explicitly")
     return float(floor)
+
+
+def batch_floor_distribution(task: Any, batch_size: int, draws: int = REFERENCE_DRAWS, seed: int = 0) -> np.ndarray:
+    """Floors of ``draws`` batches of ``batch_size`` examples drawn at random from the task's data.
+
+    The examples are ``max(REFERENCE_POOL, 8 * batch_size)`` training examples of
+    ``task.sample`` (seed ``seed``); each batch takes ``batch_size`` of them without
+    replacement, as a shuffled ``model.fit`` epoch does. Derived from the task
+    alone: for random labels the batch's positives are hypergeometric and its floor
+    the entropy of its own positive rate.
+
+    Args:
+        task: A ``seqtasks.Task`` (or ``"task/config"``) with a loss floor.
+        batch_size: Examples per batch, >= 1.
+        draws: Batches drawn, >= 1.
+        seed: Seed of the pool and of the draws.
+
+    Returns:
+        The ``draws`` floors, in nats.
+    """
+    task = _make(task)
+    check_integer("batch_size", batch_size, 1, numpy=False)
+    check_integer("draws", draws, 1, numpy=False)
+    pool_size = max(REFERENCE_POOL, 8 * batch_size)
+    pool = task.sample(pool_size, seed=seed)
+    rng = np.random.default_rng(seed)
+    return np.array([task_floor(task, take_rows(pool, rng.choice(pool_size, batch_size, replace=False))) for _ in range(draws)])
+
+
+def window_threshold(floors: np.ndarray, window: int, false_alarm_rate: float, bins: int = QUANTILE_BINS) -> float:
+    """A ``t`` with P(mean of ``window`` independent draws of ``floors`` < ``t``) <= ``false_alarm_rate``.
+
+    The exact distribution of the window's mean under the empirical distribution of
+    ``floors``: each value rounded down to a grid of ``bins`` steps (so the result
+    errs low, never high), the sum's distribution by a ``window``-fold convolution (FFT).
+
+    Args:
+        floors: Batch floors (:func:`batch_floor_distribution`).
+        window: Batches per window, >= 1.
+        false_alarm_rate: The allowed probability, in (0, 1).
+        bins: Grid steps over the range of ``floors``.
+
+    Returns:
+        The threshold in nats.
+    """
+    check_integer("window", window, 1, numpy=False)
+    if not 0 < false_alarm_rate < 1:
+        raise ValueError(f"invalid false_alarm_rate={false_alarm_rate!r}; allowed: 0 < false_alarm_rate < 1")
+    floors = np.asarray(floors, dtype=np.float64)
+    low, high = float(floors.min()), float(floors.max())
+    if high - low <= 0:
+        return low
+    step = (high - low) / bins
+    grid = np.minimum(np.floor((floors - low) / step).astype(np.int64), bins)
+    pmf = np.bincount(grid, minlength=bins + 1) / len(grid)
+    size = 1 << int(np.ceil(np.log2(window * bins + 1)))
+    total = np.fft.irfft(np.fft.rfft(pmf, size) ** window, size)[: window * bins + 1]
+    cdf = np.cumsum(np.clip(total, 0.0, None))
+    cdf /= cdf[-1]
+    # P(sum of grid indices < s) = cdf[s - 1]; the largest s with that <= the rate.
+    s = int(np.searchsorted(cdf, false_alarm_rate, side="right"))
+    return low + s * step / window
 
 
 def split_floor(task: Any, batch: Mapping[str, np.ndarray], batch_size: int) -> float:
@@ -217,6 +298,13 @@ class FloorDetector(keras.callbacks.Callback):
       the epoch's train and validation losses and their gap. When the validation
       loss is below its floor too, those flags are errors.
 
+    With only the task's population floor (``FloorDetector(task)`` and no batch
+    floors in the logs) it tests windows instead of single updates: a flag is a
+    window of ``window`` consecutive updates whose mean loss is below
+    :attr:`threshold`, the ``false_alarm_rate`` quantile of the mean of ``window``
+    floors of random batches of ``batch_size`` of the task's data (see the module
+    docstring); a window with a repeated batch is memorisation, else an error.
+
     Args:
         task: The ``seqtasks.Task`` (or ``"task/config"``); gives the constant
             fallback floor (``task_floor(task)``) when neither ``floor`` nor
@@ -236,6 +324,10 @@ class FloorDetector(keras.callbacks.Callback):
         absolute_tolerance: See :func:`below_floor`.
         stop_training: Stop training at the first error.
         patience: Flag after this many consecutive training updates below their floors (>= 1).
+        batch_size: With the population floor: the training batch size (default 32, ``model.fit``'s).
+        window: With the population floor: updates per tested window (>= 1).
+        false_alarm_rate: With the population floor: the probability that a correct model's
+            window is flagged, per window, in (0, 1).
 
     Attributes:
         floor: The constant floor, or ``None`` when every batch brings its own.
@@ -245,6 +337,7 @@ class FloorDetector(keras.callbacks.Callback):
             (``"error"``, ``"memorisation"`` or ``None`` while below ``patience``).
         fired_at: The update of the first error, or ``None``.
         memorisation_at: The update of the first memorisation flag, or ``None``.
+        threshold: With the population floor, the window threshold once computed (else ``None``).
     """
 
     def __init__(
@@ -261,10 +354,18 @@ class FloorDetector(keras.callbacks.Callback):
         absolute_tolerance: float = DEFAULT_ABSOLUTE_TOLERANCE,
         stop_training: bool = False,
         patience: int = 3,
+        batch_size: int | None = None,
+        window: int = DEFAULT_WINDOW,
+        false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
     ) -> None:
         super().__init__()
         self._population_floor = False
         check_integer("patience", patience, 1, numpy=False)
+        check_integer("window", window, 1, numpy=False)
+        if batch_size is not None:
+            check_integer("batch_size", batch_size, 1, numpy=False)
+        if not (isinstance(false_alarm_rate, (int, float)) and 0 < false_alarm_rate < 1):
+            raise ValueError(f"invalid false_alarm_rate={false_alarm_rate!r}; allowed: 0 < false_alarm_rate < 1")
         if floor is None and task is None and batch_floor is None:
             raise ValueError("invalid task=None with floor=None and batch_floor=None; allowed: a task, a floor or a batch_floor")
         if batch_floor is not None and not callable(batch_floor):
@@ -292,6 +393,11 @@ class FloorDetector(keras.callbacks.Callback):
         self.absolute_tolerance = absolute_tolerance
         self.stop_training = stop_training
         self.patience = patience
+        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.window = window
+        self.false_alarm_rate = float(false_alarm_rate)
+        self.threshold: float | None = None
+        self._window: list[tuple[float, bool, int | None, int]] = []
         self.events: list[dict[str, Any]] = []
         self.fired_at: int | None = None
         self.memorisation_at: int | None = None
@@ -388,6 +494,11 @@ class FloorDetector(keras.callbacks.Callback):
                 floor = task_floor(self.task, batch)
             elif self.floor is not None:
                 floor = self.floor
+                if self._population_floor:
+                    self._floor_source = "population"
+                    flagged = self._check_window(float(loss), None, self._step, unseen)
+                    self._step += 1
+                    return flagged
             else:
                 raise ValueError("invalid floor=None and batch=None for a detector without a constant floor")
         flagged = self._check(float(loss), float(floor), None, self._step, unseen, 0.0)
@@ -415,6 +526,44 @@ class FloorDetector(keras.callbacks.Callback):
             )
         else:
             event["verdict"] = "memorisation"  # provisional until the epoch's validation check
+            self._epoch_memorised.append(event)
+            if self.memorisation_at is None:
+                self.memorisation_at = step + 1
+        return True
+
+    def _check_window(self, loss: float, batch: int | None, step: int, unseen: bool) -> bool:
+        """Adds one update to the current window; at its end, flags a window mean below :attr:`threshold`."""
+        self._record_closest("unseen" if unseen else "repeated", loss, float(self.floor))
+        if not math.isfinite(loss):
+            self._window = []  # the NaN locator's business; start a new window after it
+            return False
+        self._window.append((loss, unseen, batch, step))
+        if len(self._window) < self.window:
+            return False
+        losses, all_unseen = [item[0] for item in self._window], all(item[1] for item in self._window)
+        self._window = []
+        if self.threshold is None:
+            floors = batch_floor_distribution(self.task, self.batch_size)
+            self.threshold = window_threshold(floors, self.window, self.false_alarm_rate) - self.absolute_tolerance
+        mean = float(np.mean(losses))
+        if mean >= self.threshold:
+            return False
+        data = "unseen" if all_unseen else "repeated"
+        event = {
+            "update": step + 1, "epoch": self._epoch, "batch": batch, "loss": mean, "floor": float(self.floor),
+            "threshold": self.threshold, "window": self.window, "data": data,
+            "verdict": "error" if all_unseen else "memorisation",
+        }
+        self.events.append(event)
+        if all_unseen:
+            self._error(
+                f"mean training loss {mean:.3g} over updates {step + 2 - self.window} to {step + 1} is below "
+                f"{self.threshold:.3g}, where the mean of {self.window} batch floors of {self.batch_size} examples of "
+                f"{self.task.name} falls with probability {self.false_alarm_rate:g} (population floor {self.floor:.3g}), "
+                "on data the model has not trained on",
+                step + 1,
+            )
+        else:
             self._epoch_memorised.append(event)
             if self.memorisation_at is None:
                 self.memorisation_at = step + 1
@@ -465,17 +614,12 @@ class FloorDetector(keras.callbacks.Callback):
             floor, self._floor_source = float(logs[LABEL_ENTROPY_METRIC]), "metric"
         else:
             floor = float(self.floor)
-            if self._floor_source is None and self._population_floor:
-                warnings.warn(
-                    f"FloorDetector compares every batch with {self.task.name}'s population floor {floor:.3g}, "
-                    "not with each batch's own: a small shuffled batch's floor can be lower. Use "
-                    "FloorDetector.for_batches, batch_floor=, or compile with metrics=[BatchLabelEntropy()]",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            self._floor_source = "constant"
+            self._floor_source = "population" if self._population_floor else "constant"
         unseen = not self.repeats or self._epoch == 0
-        self._check(loss, floor, batch, self._step, unseen, rounding)
+        if self._floor_source == "population":
+            self._check_window(loss, batch, self._step, unseen)
+        else:
+            self._check(loss, floor, batch, self._step, unseen, rounding)
         self._step += 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -544,6 +688,11 @@ class FloorDetector(keras.callbacks.Callback):
             "floor_source": self._floor_source,
             "updates": self._step,
             "patience": self.patience,
+            **(
+                {"window": self.window, "batch_size": self.batch_size, "false_alarm_rate": self.false_alarm_rate, "threshold": self.threshold}
+                if self._floor_source == "population"
+                else {}
+            ),
             "relative_tolerance": self.relative_tolerance,
             "absolute_tolerance": self.absolute_tolerance,
         }

@@ -193,6 +193,9 @@ class NaNLocator(keras.callbacks.Callback):
             "first_non_finite_output": first_output,
             "non_finite_weights": bad_weights,
             "restored_weights_from_update": self._last_finite_step + 1 if restored else None,
+            "report_files": (
+                [str(self.report_path.with_suffix(".json")), str(self.report_path.with_suffix(".md"))] if self.report_path is not None else []
+            ),
         }
         self.model.stop_training = True
         if self.report_path is not None:
