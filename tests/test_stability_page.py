@@ -173,7 +173,9 @@ def test_readme_states_each_threads_computed_verdict():
     readme = " ".join((ROOT / "README.md").read_text().split())
     sections = _thread_sections(_page())
     for number, section in sections.items():
-        if "**Verdict: pending.**" in section:  # the post's settings still running: no verdict to state yet
+        if "**Verdict: pending.**" in section:  # the post's settings still running: the README says so
+            finished = re.search(r"(\d+ of \d+) runs of set", section).group(1)
+            assert re.search(rf"\({number}[^)]*\) pending, {finished} runs finished", readme), f"README: thread {number}"
             continue
         verdict = re.search(r"Verdict, computed from the runs: ([a-z ]+)\.", section).group(1)
         assert re.search(rf"\({number}[^)]*\) {verdict}(?! only)", readme), f"README: thread {number} is {verdict!r}"
