@@ -6,7 +6,8 @@ as the row's ``train_batches_data`` says), ``stream`` fresh ones; ``train_batche
 ids and the raw examples, and makes one-hot inputs on demand, so each batch's ``inputs`` are read here. The two are
 timed alternately, ``--repeats`` times each, in one process, and the ratio of their medians is
 reported: machines are noisy, a ratio measured side by side is not. Both are measured in a steady
-state: each iterator is started and read for 20 batches before the clock runs.
+state: each iterator is started and read for 20 batches before the clock runs, and lives only while
+it is timed (so the other's background threads do not compete with it).
 
 Usage: ``python benchmarks/bench_train_batches.py [--batches N] [--repeats R] [--json FILE]``.
 """
@@ -58,13 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in CONFIGS:
         numpy_times, stream_times = [], []
         batch_size = seqtasks.protocol(name).training.batch_size
-        iterator = iter(seqtasks.stream(name, seed=0, batch_size=batch_size))
-        stream_batches(iterator, 20)  # build and warm the tf.data pipeline before timing
-        ours = seqtasks.protocol(name).train_batches(0, 0, 20 + args.repeats * args.batches)
-        numpy_batches(ours, 20)
         for _ in range(args.repeats):
+            # Each iterator lives only while it is timed, so neither one's background threads run during
+            # the other's timing.
+            ours = seqtasks.protocol(name).train_batches(0, 0, 20 + args.batches)
+            numpy_batches(ours, 20)
             numpy_times.append(time_call(lambda: numpy_batches(ours, args.batches))[0])
+            ours.close()
+            iterator = iter(seqtasks.stream(name, seed=0, batch_size=batch_size))
+            stream_batches(iterator, 20)  # build and warm the tf.data pipeline before timing
             stream_times.append(time_call(lambda: stream_batches(iterator, args.batches))[0])
+            del iterator
         row = {
             "config": name,
             "batches": args.batches,

@@ -280,3 +280,20 @@ def test_input_pipeline_encodings_mode_writes_what_the_page_quotes(tmp_path):
     for key in ("load_disk", "profile_load_disk_values"):
         assert result["ratios"][key] == pytest.approx(rates[key]["median"] / rates["ceiling"]["median"])
         assert result["ratios_per_cpu_second"][key] > 0
+
+
+def test_the_train_batches_table_quotes_its_run():
+    run = _results("train_batches_vs_stream.json")
+    rows = _table_after("## Training batches in numpy")
+    assert len(rows) == len(run["rows"])
+    for row in run["rows"]:
+        cells = _page_row(rows, f"`{row['config']}`")
+        assert cells == [
+            row["train_batches_data"].replace("_", " "),
+            str(row["batch_size"]),
+            _rate(row["train_batches_examples_per_s"]),
+            _rate(row["stream_examples_per_s"]),
+            f"{row['speed_ratio_train_batches_over_stream']:.2f}",
+        ]
+    claimed = "at least as fast as `stream` on every config" in PAGE.read_text()
+    assert claimed == all(row["speed_ratio_train_batches_over_stream"] >= 1 for row in run["rows"])
