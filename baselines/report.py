@@ -367,13 +367,9 @@ class GridDescription:
     archive: str | None = None
 
 
-def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_dir: Path | None = None) -> None:
-    """Writes ``output`` (markdown), its ``.tex`` and ``.json`` siblings and one figure per task."""
-    figures_dir = output.parent / "figures"
-    prefix = "" if output.stem == "results" else f"{output.stem}-"
-    all_runs = [run for runs in results.values() for run in runs]
-    if not all_runs:
-        raise ValueError("invalid results: no finished run to report")
+def _page_header(grid: GridDescription, output: Path, all_runs: Sequence[Mapping[str, Any]],
+                 per_task_cpu: Mapping[str, float], cpu_total: float) -> list[str]:
+    """The page's title, command and the notes on the whole grid (CPU time, machine, versions, how to read it)."""
     mode = (
         "`--quick`: small training sets and few epochs, a smoke test of the pipeline, not results"
         if grid.quick
@@ -383,12 +379,7 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         mode += ", except " + ", ".join(f"{key}={value}" for key, value in grid.train_options.items())
     versions = all_runs[0]["versions"]  # listed sorted: the same whether read from runs/ or the (key-sorted) archive
     machine = all_runs[0].get("machine", {})
-    cpu_total = sum(run.get("cpu_time_s") or 0.0 for run in all_runs)
-    per_task_cpu = {
-        task: sum(run.get("cpu_time_s") or 0.0 for model in grid.models for run in results.get((task, model), []))
-        for task in grid.tasks
-    }
-    lines = [
+    return [
         f"# Baseline results{' (quick smoke grid: not results)' if grid.quick else ''}",
         "",
         "Produced by:",
@@ -423,6 +414,90 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
            "its `metrics.json`, `history.csv`, `curves.png` and `model.keras` are under the runs directory."),
         "",
     ]
+
+
+def _task_section(
+    task: str, results: Mapping, grid: GridDescription, cache_dir: Path | None, figure: Path,
+    per_task_cpu: Mapping[str, float],
+) -> tuple[dict[str, Any], list[str], list[str]] | None:
+    """One task's entry of ``results.json``, its markdown section and its LaTeX table (``None``: no run)."""
+    shown = [model for model in grid.models if (task, model) not in grid.excluded]
+    task_runs = [run for model in shown for run in results.get((task, model), [])]
+    if not task_runs:
+        return None
+    the_task = task_of_run(task_runs[0])
+    dataset = task_runs[0]["task"]
+    columns = columns_of(task_runs[0])
+    predictors = reference_predictors(the_task, cache_dir) if not grid.quick else []
+    references = [_jsonable(reference) for reference in the_task.published_references()]
+    criteria = [] if grid.quick else the_task.results_criteria(task_runs)
+    entry = {
+        "dataset": dataset,
+        "dataset_version": the_task.version,
+        "seeds": grid.seeds[task],
+        "recipe": grid.recipes.get(task),
+        "ceiling": _jsonable(the_task.ceiling(target=None)),
+        "published_references": references,
+        "reference_predictors": predictors,
+        "criteria": criteria,
+        "cpu_time_s": per_task_cpu[task],
+    }
+    header = ["model", "seeds", "parameters", *[column.label for column in columns]]
+    rows = []
+    for model in shown:
+        runs = results.get((task, model), [])
+        if runs:
+            rows.append(table_row(model, runs, columns, grid.seeds[task]))
+        elif not grid.quick:  # planned but not finished: say so rather than drop the model
+            rows.append([model, f"0 of {grid.seeds[task]}", "–", *["–"] * len(columns)])
+    for predictor in predictors:
+        label = f"*{predictor['name']}*" + (" *(bound)*" if predictor.get("bound") else "")
+        rows.append([label, "–", "–", *[_reference_cell(predictor, column) for column in columns]])
+    lines = [f"## {dataset}", ""]
+    if grid.recipes.get(task):
+        lines.append(f"- recipe: {grid.recipes[task]}")
+    lines += _protocol_notes(task_runs)
+    reasons: dict[str, list[str]] = {}
+    for model in grid.models:
+        if (task, model) in grid.excluded:
+            reasons.setdefault(grid.excluded[(task, model)], []).append(model)
+    lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
+    lines += ["", *markdown_table(header, rows)]
+    if references:
+        lines += ["", "Published references (not measured here):", "",
+                  "| source | model | compares with | value | aggregate | what differs |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['source']} | {r['model']} | {r['column']} | {r['value']} | {r['aggregate']} | "
+                  f"{r['differences'] or '–'} |" for r in references]
+    for predictor in predictors:
+        lines += ["", f"- *{predictor['name']}*: {predictor['description']}"]
+    if criteria:
+        lines += ["", "What these baselines must show (checked on the runs above):", ""]
+        lines += [f"- {line}" for line in criteria]
+    if plot_task(task, shown, results, figure):
+        lines += ["", f"![{task}](figures/{figure.name})"]
+    lines.append("")
+    caption = (f"Recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} (mean $\\pm$ std, best seed in "
+               f"parentheses, over {grid.seeds[task]} seeds{', quick grid' if grid.quick else ''}).")
+    latex = latex_table(caption, header, rows, [f"Not shown: {', '.join(names)} ({reason})."
+                                                for reason, names in reasons.items()])
+    return entry, lines, latex
+
+
+def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_dir: Path | None = None) -> None:
+    """Writes ``output`` (markdown), its ``.tex`` and ``.json`` siblings and one figure per task."""
+    figures_dir = output.parent / "figures"
+    prefix = "" if output.stem == "results" else f"{output.stem}-"
+    all_runs = [run for runs in results.values() for run in runs]
+    if not all_runs:
+        raise ValueError("invalid results: no finished run to report")
+    versions = all_runs[0]["versions"]
+    machine = all_runs[0].get("machine", {})
+    cpu_total = sum(run.get("cpu_time_s") or 0.0 for run in all_runs)
+    per_task_cpu = {
+        task: sum(run.get("cpu_time_s") or 0.0 for model in grid.models for run in results.get((task, model), []))
+        for task in grid.tasks
+    }
+    lines = _page_header(grid, output, all_runs, per_task_cpu, cpu_total)
     latex = ["% Produced by: " + grid.command,
              "% " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if k != "platform")]
     document: dict[str, Any] = {
@@ -439,66 +514,12 @@ def write_reports(results: Mapping, grid: GridDescription, output: Path, cache_d
         "runs": [run_record(run) for run in all_runs],
     }
     for task in grid.tasks:
-        shown = [model for model in grid.models if (task, model) not in grid.excluded]
-        task_runs = [run for model in shown for run in results.get((task, model), [])]
-        if not task_runs:
-            continue
-        the_task = task_of_run(task_runs[0])
-        dataset = task_runs[0]["task"]
-        columns = columns_of(task_runs[0])
-        predictors = reference_predictors(the_task, cache_dir) if not grid.quick else []
-        references = [_jsonable(reference) for reference in the_task.published_references()]
-        criteria = [] if grid.quick else the_task.results_criteria(task_runs)
-        document["tasks"][task] = {
-            "dataset": dataset,
-            "dataset_version": the_task.version,
-            "seeds": grid.seeds[task],
-            "recipe": grid.recipes.get(task),
-            "ceiling": _jsonable(the_task.ceiling(target=None)),
-            "published_references": references,
-            "reference_predictors": predictors,
-            "criteria": criteria,
-            "cpu_time_s": per_task_cpu[task],
-        }
-        header = ["model", "seeds", "parameters", *[column.label for column in columns]]
-        rows = []
-        for model in shown:
-            runs = results.get((task, model), [])
-            if runs:
-                rows.append(table_row(model, runs, columns, grid.seeds[task]))
-            elif not grid.quick:  # planned but not finished: say so rather than drop the model
-                rows.append([model, f"0 of {grid.seeds[task]}", "–", *["–"] * len(columns)])
-        for predictor in predictors:
-            label = f"*{predictor['name']}*" + (" *(bound)*" if predictor.get("bound") else "")
-            rows.append([label, "–", "–", *[_reference_cell(predictor, column) for column in columns]])
-        lines += [f"## {dataset}", ""]
-        if grid.recipes.get(task):
-            lines.append(f"- recipe: {grid.recipes[task]}")
-        lines += _protocol_notes(task_runs)
-        reasons: dict[str, list[str]] = {}
-        for model in grid.models:
-            if (task, model) in grid.excluded:
-                reasons.setdefault(grid.excluded[(task, model)], []).append(model)
-        lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
-        lines += ["", *markdown_table(header, rows)]
-        if references:
-            lines += ["", "Published references (not measured here):", "",
-                      "| source | model | compares with | value | aggregate | what differs |", "|---|---|---|---|---|---|"]
-            lines += [f"| {r['source']} | {r['model']} | {r['column']} | {r['value']} | {r['aggregate']} | "
-                      f"{r['differences'] or '–'} |" for r in references]
-        for predictor in predictors:
-            lines += ["", f"- *{predictor['name']}*: {predictor['description']}"]
-        if criteria:
-            lines += ["", "What these baselines must show (checked on the runs above):", ""]
-            lines += [f"- {line}" for line in criteria]
         figure = figures_dir / f"{prefix}{task.replace('/', '-')}.png"
-        if plot_task(task, shown, results, figure):
-            lines += ["", f"![{task}](figures/{figure.name})"]
-        lines.append("")
-        caption = (f"Recurrent baselines on \\texttt{{{_escape_latex(dataset)}}} (mean $\\pm$ std, best seed in "
-                   f"parentheses, over {grid.seeds[task]} seeds{', quick grid' if grid.quick else ''}).")
-        latex += latex_table(caption, header, rows, [f"Not shown: {', '.join(names)} ({reason})."
-                                                     for reason, names in reasons.items()])
+        section = _task_section(task, results, grid, cache_dir, figure, per_task_cpu)
+        if section is not None:
+            document["tasks"][task], task_lines, task_latex = section
+            lines += task_lines
+            latex += task_latex
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines) + "\n")
     output.with_suffix(".tex").write_text("\n".join(latex) + "\n")
