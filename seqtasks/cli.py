@@ -143,6 +143,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_fingerprint(argparse.Namespace(write=False))
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    """Checks and scores a predictions file against the published splits; writes the record only if all pass."""
+    import shlex
+
+    from seqtasks import scorer
+
+    out = Path(args.out)
+    check_writable_file(out, "--out")  # before any work
+    predictions, digests = scorer.load_predictions(args.predictions, args.task)
+    options = {"model_name": args.model_name, "seed": args.seed, "framework": args.framework,
+               "parameter_count": args.parameter_count, "updates": args.updates, "logits": args.logits,
+               "train_data": args.train_data}
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in options.items()
+             if value is not None and key != "logits"] + (["--logits"] if args.logits else [])
+    command = shlex.join(["seqtasks", "score", args.task, "--predictions", str(args.predictions), *flags,
+                          "--out", str(out)])
+    record = scorer.score_predictions(args.task, predictions, inputs_sha256=digests, command=command, out=out,
+                                      **options)
+    headline = {split: values for split, values in record["metrics"].items()}
+    console.print(f"scored {args.task}: {json.dumps(headline)}", highlight=False, markup=False)
+    console.print(f"follows the protocol: {'yes' if record['follows_protocol'] else 'no: ' + '; '.join(record['departures'])}"
+                  f"; wrote {out}", highlight=False, markup=False)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Lints a saved Keras model and probes it on a task (loads TensorFlow only here)."""
     make(args.task)  # a bad task name fails here, before TensorFlow loads
@@ -192,6 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     protocol_parser.set_defaults(func=cmd_protocol)
 
     sub.add_parser("demo", help="examples of every task and a fingerprint check").set_defaults(func=cmd_demo)
+
+    score = sub.add_parser("score", help="score predictions computed elsewhere (.npz) under a config's protocol")
+    score.add_argument("task", help="task/config, e.g. sequence_reversal/reverse_string")
+    score.add_argument("--predictions", required=True, type=Path,
+                       help="the .npz of seqtasks.scorer.save_predictions: one array per evaluation split")
+    score.add_argument("--model-name", required=True, help="the model's name in the comparison table")
+    score.add_argument("--seed", type=int, required=True, help="the run's seed")
+    score.add_argument("--framework", default="unstated", help="e.g. pytorch, jax, numpy")
+    score.add_argument("--parameter-count", type=int, default=None)
+    score.add_argument("--updates", type=int, default=None,
+                       help="training updates made (unstated: the record does not claim the protocol's budget)")
+    score.add_argument("--logits", action="store_true", help="the outputs are logits: apply the softmax or sigmoid")
+    score.add_argument("--train-data", default="protocol",
+                       help="'protocol' (protocol.train_batches) or what the model trained on instead")
+    score.add_argument("--out", required=True, help="the record (JSON); written only if every check passes")
+    score.set_defaults(func=cmd_score)
 
     doctor = sub.add_parser("doctor", help="lint a saved Keras model and probe-train it on a task (exit 1: findings)")
     doctor.add_argument("model", help="a saved model, e.g. runs/x/model.keras")
