@@ -40,6 +40,7 @@ import os
 import shlex
 import sys
 import time
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,7 +182,7 @@ class RunPlan:
 
 def _check_run_arguments(recipe: Recipe, **arguments: Any) -> None:
     """Raises ``ValueError`` naming the first invalid argument of :func:`train`."""
-    a = dataclasses.make_dataclass("Arguments", list(arguments))(**arguments)
+    a = types.SimpleNamespace(**arguments)
     check_integer("seed", a.seed, 0, numpy=False)
     if a.strategy not in STRATEGIES:
         raise ValueError(f"invalid strategy={a.strategy!r}; allowed: one of " + ", ".join(STRATEGIES))
