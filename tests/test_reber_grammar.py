@@ -116,10 +116,88 @@ def test_grammar_length_distribution_by_monte_carlo():
     assert np.abs(counts / 20000 - plain_length_distribution(39)).max() < 0.01
 
 
-def test_loss_floor_is_mean_branch_entropy():
-    task = seqtasks.make("reber_grammar/reber")
-    batch = {
-        "next_symbols": np.array([[[0, 1, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0] * 7]], dtype=np.uint8),
-        "length": np.array([3]),
+def plain_strings(max_length: int) -> dict[str, float]:
+    """Every plain Reber string of at most ``max_length`` symbols and its probability: 1/2 per branching node."""
+    strings, stack = {}, [("B", 1, 1.0)]
+    while stack:
+        text, state, probability = stack.pop()
+        if state == "end":
+            strings[text] = probability
+        elif len(text) < max_length:
+            for symbol, after in GRAPH[state].items():
+                stack.append((text + symbol, after, probability / len(GRAPH[state])))
+    return strings
+
+
+def brute_force_floor(strings: dict[str, float], batch_texts: list[str], low: int, high: int, embedded: bool) -> float:
+    """Mean over the batch's predicted positions of the entropy of the next symbol given the prefix.
+
+    The distribution is the plain grammar's conditioned on ``low <= length <= high``
+    (the inner string's length when ``embedded``), by summing over every string.
+    """
+    window = {text: p for text, p in strings.items() if low <= len(text) <= high}
+    total, count = 0.0, 0
+    for text in batch_texts:
+        inner = text[2:-2] if embedded else text
+        # An embedded string's B T/P opening: ln 2 after the first B, 0 after the branch.
+        entropies = [np.log(2), 0.0] if embedded else []
+        for k in range(1, len(inner)):
+            following: dict[str, float] = {}
+            for other, p in window.items():
+                if other.startswith(inner[:k]) and len(other) > k:
+                    following[other[k]] = following.get(other[k], 0.0) + p
+            weights = np.array(list(following.values())) / sum(following.values())
+            entropies.append(float(-(weights * np.log(weights)).sum()))
+        entropies += [0.0, 0.0] if embedded else []  # the closing branch and E are determined
+        total, count = total + sum(entropies), count + len(entropies)
+    return total / count
+
+
+@pytest.mark.parametrize(
+    "name, overrides, split",
+    [
+        ("reber_grammar/reber", {"min_length": 11, "max_length": 20, "long_max_length": 24}, "train"),
+        ("reber_grammar/reber", {"min_length": 11, "max_length": 20, "long_max_length": 24}, "test_long"),
+        ("reber_grammar/reber", {"max_length": 9, "long_max_length": 14}, "validation"),
+        ("reber_grammar/embedded", {"min_length": 12, "max_length": 18, "long_max_length": 22}, "train"),
+    ],
+)
+def test_loss_floor_is_the_entropy_of_the_length_conditioned_grammar(name, overrides, split):
+    """The floor counts the window's strings by brute force; near the window's edges it is below ln 2 per branch."""
+    task = seqtasks.make(name, **overrides)
+    batch = task.generate(split, 0, 48, seed=3)
+    embedded = task.config.embedding_depth == 1
+    low, high = task.length_range(split)
+    low, high = (low - 4, high - 4) if embedded else (low, high)
+    expected = brute_force_floor(plain_strings(high), [str(text) for text in batch["text"]], low, high, embedded)
+    assert task.loss_floor(batch) == pytest.approx(expected, rel=1e-9)
+    legal = batch["next_symbols"].sum(axis=-1)
+    predicted = np.arange(legal.shape[1])[None, :] < batch["length"][:, None] - 1
+    assert task.loss_floor(batch) < np.log(legal[predicted]).mean() - 0.01  # the window binds in each of these
+
+
+def test_loss_floor_without_a_binding_window_is_the_mean_branch_entropy():
+    """Far from the window's edges every branch is a fair coin: ln 2 per branching position."""
+    task = seqtasks.make("reber_grammar/reber", max_length=400, long_max_length=401)
+    batch = task.generate("train", 0, 64, seed=0)
+    legal = batch["next_symbols"].sum(axis=-1)
+    predicted = np.arange(legal.shape[1])[None, :] < batch["length"][:, None] - 1
+    assert task.loss_floor(batch) == pytest.approx(np.log(legal[predicted]).mean(), abs=1e-9)
+
+
+def test_loss_floor_refuses_lengths_outside_every_window():
+    task = seqtasks.make("reber_grammar/reber", min_length=11, max_length=20, long_max_length=24)
+    short, long = task.generate("train", 0, 2, seed=0), task.generate("test_long", 0, 2, seed=0)
+    width = long["tokens"].shape[1]
+    mixed = {
+        "tokens": np.concatenate([np.pad(short["tokens"], ((0, 0), (0, width - short["tokens"].shape[1]))), long["tokens"]]),
+        "next_symbols": np.concatenate(
+            [np.pad(short["next_symbols"], ((0, 0), (0, width - short["tokens"].shape[1]), (0, 0))), long["next_symbols"]]
+        ),
+        "length": np.concatenate([short["length"], long["length"]]),
     }
-    assert task.loss_floor(batch) == pytest.approx(np.log(2) / 2)
+    task.loss_floor({key: value[2:] for key, value in mixed.items()})  # test_long alone is one window
+    with pytest.raises(ValueError, match=r"invalid batch lengths .* allowed: all within one split's window, 11..20 or 21..24"):
+        task.loss_floor(mixed)
+
+

@@ -92,7 +92,9 @@ def _bigram_states() -> dict[int, int]:
     return states
 
 
+_STATE_BY_BIGRAM = np.full(64, -1, dtype=np.int64)  # automaton state after a (previous + 1, symbol + 1) bigram key
 for _key, _state in _bigram_states().items():
+    _STATE_BY_BIGRAM[_key] = _state
     if _state in _EDGES:  # after the final E (state _END) nothing is legal
         _LEGAL_BY_KEY[_key, [symbol for symbol, _ in _EDGES[_state]]] = 1
 # _LEGAL_PAIRS[69 * a + b] = _LEGAL_BY_KEY[a] followed by _LEGAL_BY_KEY[b] (see _write_legal_sets).
@@ -466,13 +468,47 @@ class ReberGrammar(Task[ReberConfig]):
     def loss_floor(self, batch: Mapping[str, np.ndarray]) -> float:
         """Mean next-symbol entropy (nats) over predicted positions: the floor of categorical cross-entropy.
 
-        Each branching node's two edges are equally likely, so a model that knows the
-        grammar (and remembers the embedded branch) cannot beat ln(number of legal symbols).
+        The entropy is that of the distribution the strings are drawn from: the
+        grammar conditioned on the split's length window. Away from the window's
+        edges a branching node's two edges are equally likely (ln 2); near them,
+        the edge that can still finish inside the window is more likely, so a model
+        that knows the grammar and the window beats ln 2 there (see
+        :func:`_window_entropies`). The embedding's branch symbol has ln 2, its other
+        positions 0.
+
+        Args:
+            batch: ``tokens``, ``next_symbols`` and ``length`` of strings from one
+                split's window (train, validation and test share one; ``test_long``
+                has its own).
+
+        Raises:
+            ValueError: When the lengths fit neither window.
         """
         legal = batch["next_symbols"].sum(axis=-1).astype(np.float64)
         lengths = np.asarray(batch["length"])
         positions = np.arange(legal.shape[1])[None, :] < (lengths[:, None] - 1)
-        return float(np.log(np.where(positions, legal, 1.0)).sum() / positions.sum())
+        entropy = np.log(np.where(positions, legal, 1.0))
+        depth = self.config.embedding_depth
+        inner = (np.arange(legal.shape[1])[None, :] >= 2 * depth) & (
+            np.arange(legal.shape[1])[None, :] <= lengths[:, None] - 2 * depth - 2
+        )
+        window = self._inner_window(lengths - 4 * depth)
+        entropy[inner] = _window_entropies(np.asarray(batch["tokens"]), inner, 2 * depth, window)
+        return float(entropy[positions].sum() / positions.sum())
+
+    def _inner_window(self, inner_lengths: np.ndarray) -> tuple[int, int]:
+        """The inclusive inner-length window of the split that holds every given inner length."""
+        splits = ("train", "test_long") if self.config.long_max_length is not None else ("train",)
+        windows = [self._inner_length_range(split) for split in splits]
+        for low, high in windows:
+            if inner_lengths.size == 0 or (inner_lengths.min() >= low and inner_lengths.max() <= high):
+                return low, high
+        depth = self.config.embedding_depth
+        allowed = " or ".join(f"{low + 4 * depth}..{high + 4 * depth}" for low, high in windows)
+        raise ValueError(
+            f"{self.name}: invalid batch lengths {inner_lengths.min() + 4 * depth}..{inner_lengths.max() + 4 * depth} "
+            f"for loss_floor; allowed: all within one split's window, {allowed}"
+        )
 
     # -- Evaluation: the 1997 criterion (see Task's evaluation block) ---------------------------------
 
@@ -624,6 +660,66 @@ def _write_legal_sets(keys: np.ndarray, out: np.ndarray) -> None:
         np.take(_LEGAL_PAIRS, pair_keys, axis=0, out=paired_out[start : start + len(pair_keys)], mode="clip")
     if len(flat_keys) % 2:
         flat_out[-1] = _LEGAL_BY_KEY[flat_keys[-1]]
+
+
+@functools.lru_cache(maxsize=None)
+def _log2_finish_tails(max_remaining: int) -> np.ndarray:
+    """``t[s, r]``: log2 of the probability that a walk from state s ends after r to ``max_remaining`` more symbols.
+
+    Column ``max_remaining + 1`` is ``-inf`` (nothing left). Each path of r symbols
+    from s has probability ``2 ** -(r - 1)`` (see :func:`_path_counts`).
+    """
+    g, e = _path_counts(max_remaining)
+    remaining = np.arange(max_remaining + 1)
+    with np.errstate(divide="ignore"):
+        log_finish = np.log2(g) + (e - np.maximum(remaining - 1, 0))[None, :]
+    tails = np.logaddexp2.accumulate(log_finish[:, ::-1], axis=1)[:, ::-1]
+    return np.concatenate([tails, np.full((8, 1), -np.inf)], axis=1)
+
+
+def _window_entropies(tokens: np.ndarray, inner: np.ndarray, start: int, window: tuple[int, int]) -> np.ndarray:
+    """Next-symbol entropy (nats) at the ``inner`` positions of plain strings whose lengths lie in ``window``.
+
+    After ``k`` symbols of the plain string (which begins at column ``start``) in
+    state s, edge i leads to state ``n_i``; the string then ends inside the window
+    with probability ``w_i``, the probability that a walk from ``n_i`` ends after
+    ``low - k - 1`` to ``high - k - 1`` more symbols. The edges' probabilities
+    given the prefix are ``w_i / (w_0 + w_1)``.
+
+    Args:
+        tokens: Padded token ids, shape ``(n, width)``.
+        inner: Positions to score: the plain string's symbols but its last.
+        start: Column of the plain string's first symbol (``2 * depth``).
+        window: Inclusive ``(low, high)`` range of the plain string's length.
+
+    Returns:
+        The entropies of ``inner``'s positions, in ``tokens[inner]`` order.
+    """
+    low, high = window
+    symbols = np.asarray(tokens, dtype=np.int64) + 1
+    keys = symbols.copy()
+    keys[:, 1:] += 8 * symbols[:, :-1]
+    keys[:, start] = B + 1  # the plain string's B: state 1, whatever came before it
+    state = _STATE_BY_BIGRAM[keys[inner]]
+    k = (np.nonzero(inner)[1] - start + 1).astype(np.int64)  # symbols of the plain string read so far
+    tails = _log2_finish_tails(high)
+    first = np.clip(low - k - 1, 0, high + 1)
+    last_after = np.clip(high - k, first, high + 1)  # one past the last remaining length
+    branching = state != 6  # node 6 emits E whichever edge
+    log_weights = []
+    for edge in (0, 1):
+        after = _NEXT[np.where(branching, state, 1), edge]
+        head, rest = tails[after, first], tails[after, last_after]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_weights.append(np.where(head > -np.inf, head + np.log2(-np.expm1((rest - head) * np.log(2))), -np.inf))
+    total = np.logaddexp2(*log_weights)
+    entropy = np.zeros(len(state))
+    for log_weight in log_weights:
+        p = np.zeros_like(total)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where neither edge can finish: p stays 0
+            np.exp2(log_weight - total, where=np.isfinite(total), out=p)
+        entropy -= p * np.log(np.where(p > 0, p, 1.0))
+    return np.where(branching, entropy, 0.0)
 
 
 def _sample_lengths(draws: Draws, n: int, low: int, high: int) -> np.ndarray:
