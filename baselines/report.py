@@ -195,9 +195,17 @@ def stale_version_note(trained_on: str | None, current: str) -> str | None:
     )
 
 
+def _updates_at_epoch_ends(run: Mapping[str, Any]) -> np.ndarray:
+    """Training updates done at each epoch's end: sequences seen over the batch size (epoch numbers if not recorded)."""
+    seen = [row.get("sequences_seen") for row in run["per_epoch"]]
+    if run.get("batch_size") and all(value is not None for value in seen):
+        return np.asarray(seen, dtype=float) / run["batch_size"]
+    return np.arange(1, len(seen) + 1, dtype=float)
+
+
 def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) -> bool:
-    """Per model (mean over seeds, band: min..max): training loss and the headline validation metric per
-    epoch; the test accuracy per output position for per-step views; the length metric per length on
+    """Per model (mean over seeds, band: min..max): training loss and the headline validation metric at each
+    epoch's end, over training updates; the test accuracy per output position for per-step views; the length metric per length on
     ``test_long`` where the runs have one. Returns False when no run exists."""
     import matplotlib
 
@@ -230,7 +238,7 @@ def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) ->
             curves = [[row.get(key) for row in run["per_epoch"]] for run in runs]
             width = min(len(c) for c in curves)
             if width:
-                band(axis, np.arange(1, width + 1), curves, model)
+                band(axis, _updates_at_epoch_ends(runs[0])[:width], curves, model)
         panel = 2
         if per_position:
             curves = [run["final"]["test"]["per_position_accuracy"] for run in runs]
@@ -243,8 +251,8 @@ def plot_task(task: str, models: Sequence[str], results: Mapping, path: Path) ->
             lengths = [row["length"] for row in reports[0]["rows"]]
             metric = reports[0]["metric"]
             band(axes[panel], np.array(lengths), [[row[metric] for row in r["rows"]] for r in reports], model)
-    axes[0].set(xlabel="epoch", ylabel="train loss")
-    axes[1].set(xlabel="epoch", ylabel=headline.replace("val_", "validation "))
+    axes[0].set(xlabel="training updates", ylabel="train loss (epoch mean)")
+    axes[1].set(xlabel="training updates", ylabel=headline.replace("val_", "validation "))
     panel = 2
     chance = task_runs[0]["final"].get("test", {}).get("chance_accuracy")
     if per_position:
@@ -291,6 +299,35 @@ def table_row(label: str, runs: Sequence[Mapping[str, Any]], columns: Sequence[R
     counts = {parameter_count(run) for run in runs}
     parameters = f"{counts.pop():,}" if len(counts) == 1 and None not in counts else "–"
     return [label, seeds, parameters, *[aggregate([column.read(run) for run in runs], column) for column in columns]]
+
+
+def reference_lines(
+    references: Sequence[Mapping[str, str]], runs_by_model: Sequence[Sequence[Mapping[str, Any]]],
+    models: Sequence[str], columns: Sequence[ReportColumn], planned: int,
+) -> list[str]:
+    """Published numbers beside ours: each reference's value next to the same column of the model it names
+    (``our_model``), with what differs stated once when every row shares it."""
+    runs_of = dict(zip(models, runs_by_model))
+    by_label = {column.label: column for column in columns}
+    shared = len({r["differences"] for r in references}) == 1
+    header = ["source", "their model", "compares with", "theirs", "their aggregate", "ours (mean ± std, best seed)",
+              "our seeds", *([] if shared else ["what differs"])]
+    rows = []
+    for r in references:
+        runs, column = runs_of.get(r.get("our_model") or ""), by_label.get(r["column"])
+        if not r.get("our_model") or column is None:
+            ours, seeds = "– (no such model here)", "–"
+        elif not runs:
+            ours, seeds = "not trained yet", f"0 of {planned}"
+        else:
+            ours = f"{r['our_model']}: {aggregate([column.read(run) for run in runs], column)}"
+            seeds = str(len(runs)) + (f" of {planned}" if len(runs) < planned else "")
+        rows.append([r["source"], r["model"], r["column"], r["value"], r["aggregate"], ours, seeds,
+                     *([] if shared else [r["differences"] or "–"])])
+    lines = ["Published references beside ours (theirs are not measured here):", "", *markdown_table(header, rows)]
+    if shared and references[0]["differences"]:
+        lines += ["", f"What differs between their protocol and ours: {references[0]['differences']}"]
+    return lines
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -464,10 +501,8 @@ def _task_section(
     lines += [f"- not shown: {', '.join(names)}: {reason}" for reason, names in reasons.items()]
     lines += ["", *markdown_table(header, rows)]
     if references:
-        lines += ["", "Published references (not measured here):", "",
-                  "| source | model | compares with | value | aggregate | what differs |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['source']} | {r['model']} | {r['column']} | {r['value']} | {r['aggregate']} | "
-                  f"{r['differences'] or '–'} |" for r in references]
+        lines += ["", *reference_lines(references, [results.get((task, model), []) for model in shown], shown,
+                                       columns, grid.seeds[task])]
     for predictor in predictors:
         lines += ["", f"- *{predictor['name']}*: {predictor['description']}"]
     if criteria:

@@ -94,6 +94,8 @@ class PublishedReference:
         value: The number as published (text keeps its unit and precision).
         aggregate: How the source aggregates its runs, e.g. ``"best of 10 seeds"``.
         differences: What differs between its protocol and this table's (``""``: none).
+        our_model: The baselines' model kind measured beside it (e.g. ``"lstm"``;
+            ``""``: none of ours), so the table shows the two side by side.
     """
 
     source: str
@@ -102,6 +104,7 @@ class PublishedReference:
     value: str
     aggregate: str
     differences: str = ""
+    our_model: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -154,7 +154,8 @@ def test_criteria_say_met_and_not_met_with_the_numbers():
     runs = [_run("lstm", final={"test": {"token_accuracy": 0.96}}, length_scores={"test_long": 0.7}) for _ in range(2)]
     lines = reversal.results_criteria(runs)
     assert lines[0].startswith("met: lstm reaches token accuracy 0.95") and lines[1].startswith("met (goal)")
-    assert [r.model for r in reversal.published_references()][0] == "LSTM"
+    assert [(r.model, r.our_model) for r in reversal.published_references()] == [
+        ("LSTM", "lstm"), ("RNN", "rnn"), ("Transformer", "transformer"), ("Stack-RNN", "stack_rnn"), ("Tape-RNN", "")]
     assert seqtasks.make("sequence_reversal/len1to40_vocab2").published_references() == ()  # aligned: not comparable
 
 
@@ -201,3 +202,22 @@ def test_the_readme_quotes_only_numbers_of_the_results_page():
     assert numbers
     missing = [number for number in numbers if number not in page]
     assert not missing, f"README quotes numbers that docs/results.md does not have: {missing}"
+
+
+def test_published_references_stand_beside_our_runs_of_the_same_model():
+    from baselines.records import jsonable
+    from baselines.report import reference_lines
+    from seqtasks.metrics import ReportColumn
+
+    reversal = seqtasks.make("sequence_reversal/reverse_string")
+    references = [jsonable(reference) for reference in reversal.published_references()]
+    column = ReportColumn("test_long length score", "length_scores.test_long", None)
+    lstm = [_run("lstm", length_scores={"test_long": value}) for value in (0.5, 0.6, 0.7)]
+    lines = reference_lines(references, [lstm, []], ["lstm", "rnn"], [column], 5)
+    rows = {line.split(" | ")[1]: line for line in lines if line.startswith("| Deletang")}
+    assert "| 0.609 |" in rows["LSTM"] and "lstm: 0.600 ± 0.100 (max 0.700) | 3 of 5 |" in rows["LSTM"]
+    assert "not trained yet | 0 of 5 |" in rows["RNN"]
+    assert "not trained yet" in rows["Stack-RNN"]  # planned, no run
+    assert "– (no such model here)" in rows["Tape-RNN"]
+    # The protocol differences are shared by every row: stated once, under the table.
+    assert sum("1,000,000 training steps" in line for line in lines) == 1
