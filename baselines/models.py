@@ -87,6 +87,8 @@ _LOSSES = {
     "dense": ("linear", keras.losses.MeanSquaredError, keras.metrics.CosineSimilarity),
     "binary": ("sigmoid", keras.losses.BinaryCrossentropy, keras.metrics.AUC),
 }
+DENSE_LOSSES = {"mse": keras.losses.MeanSquaredError, "cosine": keras.losses.CosineSimilarity}
+"""Losses a dense (vector) target may train with; ``mse`` is the recipes' (``baselines.experiments.vector_loss``)."""
 
 
 def build_model(
@@ -98,6 +100,7 @@ def build_model(
     learning_rate: float,
     clipnorm: float = 1.0,
     target: str | None = None,
+    loss: str | None = None,
 ) -> keras.Model:
     """Builds and compiles one stable baseline.
 
@@ -110,6 +113,8 @@ def build_model(
         learning_rate: Adam learning rate, > 0.
         clipnorm: Gradient norm clipping of Adam, > 0.
         target: The supervised view ``spec`` describes (``None``: the default).
+        loss: For a dense target, one of :data:`DENSE_LOSSES` (``None``: ``mse``); other targets
+            take their one loss (``None`` only).
 
     Returns:
         A compiled ``keras.Model`` mapping ``(batch, time, features)`` inputs to
@@ -123,6 +128,11 @@ def build_model(
     if spec.target_kind not in _LOSSES:
         raise ValueError(f"invalid target_kind={spec.target_kind!r}; allowed: one of " + ", ".join(_LOSSES))
     activation, loss_class, metric_class = _LOSSES[spec.target_kind]
+    if loss is not None:
+        if spec.target_kind != "dense" or loss not in DENSE_LOSSES:
+            allowed = "one of " + ", ".join(DENSE_LOSSES) if spec.target_kind == "dense" else "None"
+            raise ValueError(f"invalid loss={loss!r} for a {spec.target_kind} target; allowed: {allowed}")
+        loss_class = DENSE_LOSSES[loss]
     if spec.input_depth is None:  # float inputs of a fixed shape (e.g. random_labels)
         inputs = keras.Input(shape=_example_shapes(task, target)[0], name="inputs")
         hidden = inputs
@@ -306,6 +316,7 @@ def protocol_budget(task_name: str) -> dict[str, Any]:
         "length_grouped": spec.length_grouped or None,
         "eval_every_sequences": spec.solve_check_every,
         "stop_when_solved": spec.stop_when_solved or None,
+        "select_epoch_by": spec.select_epoch_by,
         "seeds": spec.seeds,
     }
     return {key: value for key, value in fields.items() if value is not None}
@@ -324,7 +335,7 @@ def protocol_exclusion(task_name: str, model: str) -> str | None:
 
 _RECIPE_KEYS = (
     "batch_size", "epochs", "units", "learning_rate", "learning_rate_schedule", "train_size", "fresh_data", "length_grouped",
-    "eval_every_sequences", "stop_when_solved", "quick",
+    "eval_every_sequences", "stop_when_solved", "select_epoch_by", "quick",
 )
 """Settings that become fields of the stable :class:`Recipe`."""
 _PROTOCOL_KEYS = ("task", "description", "configs", "models", "models_reason", "seeds")

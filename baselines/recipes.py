@@ -127,6 +127,9 @@ class Recipe:
         eval_every_sequences: Score the test split every this many training sequences and record
             when the headline metric first reaches its ceiling (``sequences_to_solve_test``); ``None``: never.
         stop_when_solved: Stop training once the test split is solved (needs ``eval_every_sequences``).
+        select_epoch_by: A validation metric (higher is better): the run keeps, and is scored with, the
+            weights of the epoch where it was highest (``keras.callbacks.EarlyStopping`` with
+            ``restore_best_weights``, never stopping early); ``None``: the last epoch's.
         quick: What ``--quick`` changes (``None``: nothing).
         zoo: A failure-zoo recipe (``baselines.zoo``).
         naive: A zoo recipe that reproduces a thread's failure rather than its fix.
@@ -153,6 +156,7 @@ class Recipe:
     one_hot_targets: bool = False
     eval_every_sequences: int | None = None
     stop_when_solved: bool = False
+    select_epoch_by: str | None = None
     quick: QuickSettings | None = None
     zoo: bool = False
     naive: bool = False
@@ -196,6 +200,11 @@ class Recipe:
                 "True only with eval_every_sequences set",
             ),
             ("naive", self.zoo or not self.naive, "True only with zoo=True"),
+            (
+                "select_epoch_by",
+                self.select_epoch_by is None or (isinstance(self.select_epoch_by, str) and bool(self.select_epoch_by)),
+                "a validation metric name, or None",
+            ),
         )
         for name, ok, allowed in checks:
             _check_choice(owner, name, getattr(self, name), allowed, ok)
@@ -220,6 +229,7 @@ class Recipe:
             "learning_rate_schedule": self.learning_rate_schedule,
             "eval_every_sequences": self.eval_every_sequences,
             "stop_when_solved": self.stop_when_solved or None,
+            "select_epoch_by": self.select_epoch_by,
             "quick": self.quick.record() if self.quick is not None else None,
             "train_size": self.train_size,
             "fresh_data": self.fresh_data or None,

@@ -75,6 +75,18 @@ def seeds_of(task: str, seeds: int | None = None, quick: bool = False) -> int:
     return QUICK_SEEDS if quick else int(stable_settings(task).get("seeds", DEFAULT_SEEDS))
 
 
+def last_epoch_was_best(run: Mapping[str, Any], metric: str) -> bool:
+    """True when a run's last epoch had its highest validation ``metric`` (strictly above every earlier one).
+
+    A run trained before its recipe kept the best epoch (``Recipe.select_epoch_by``) still stands
+    for the recipe then: keeping the best epoch would have kept the very weights it was scored with.
+    """
+    values = [row.get(f"val_{metric}") for row in run.get("per_epoch") or []]
+    if not values or any(value is None for value in values):
+        return False
+    return all(value < values[-1] for value in values[:-1])
+
+
 def stale_reason(
     run: Mapping[str, Any], recipe: Any, quick: bool, train_options: Mapping[str, Any] | None = None
 ) -> str | None:
@@ -84,8 +96,11 @@ def stale_reason(
     train_options = dict(train_options or {})
     if bool(run.get("quick")) != bool(quick):
         return "trained with another --quick setting"
-    if run.get("recipe_settings") != _jsonable(recipe.settings):
-        return "trained with other recipe settings"
+    settings = _jsonable(recipe.settings)
+    if run.get("recipe_settings") != settings:
+        before_rule = {key: value for key, value in settings.items() if key != "select_epoch_by"}
+        if run.get("recipe_settings") != before_rule or not last_epoch_was_best(run, settings["select_epoch_by"]):
+            return "trained with other recipe settings"
     quick_epochs = recipe.quick.epochs if quick and recipe.quick is not None else None
     epochs = train_options.get("epochs") or quick_epochs or recipe.epochs
     if run.get("epochs") != epochs:

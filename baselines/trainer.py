@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import os
 import shlex
 import sys
@@ -309,6 +310,7 @@ class RunCallbacks:
     floor_detector: Any | None
     fit_validation: SplitArrays | None
     eval_every: int | None
+    epoch_selector: Any | None = None
 
 
 def make_callbacks(
@@ -336,8 +338,15 @@ def make_callbacks(
         whole = len(validation) // predict_options["batch_size"] * predict_options["batch_size"]
         fit_validation = take_split(validation, whole) if whole else None
     callbacks: list[Any] = [SetEpoch(batches), run_state]
+    epoch_selector = None
     if validation is not None:
         callbacks.append(ValidationMetrics(task, validation, target, predict_options))
+        if recipe.select_epoch_by:  # after ValidationMetrics, which puts val_<metric> in the epoch's logs
+            epoch_selector = keras.callbacks.EarlyStopping(
+                monitor=f"val_{recipe.select_epoch_by}", mode="max", patience=recipe.epochs + 1,
+                restore_best_weights=True,
+            )
+            callbacks.append(epoch_selector)
     locator = floor_detector = None
     if plan.locate_nan:
         from seqtasks.stability import NaNLocator
@@ -358,7 +367,7 @@ def make_callbacks(
         keras.callbacks.BackupAndRestore(str(plan.out_dir / "backup")),
         *extra,
     ]
-    return RunCallbacks(callbacks, run_state, locator, floor_detector, fit_validation, eval_every)
+    return RunCallbacks(callbacks, run_state, locator, floor_detector, fit_validation, eval_every, epoch_selector)
 
 
 def fit(plan: RunPlan, model: keras.Model, data: TrainingBatches, run: RunCallbacks, epochs: int, batch_size: int) -> None:
@@ -540,12 +549,25 @@ def record_run(
     # The lowest mean training loss a correct model reaches (None: unknown), e.g. the label entropy.
     multi_hot = task.supervised_spec(target).target_kind == "multi_hot"
     result["loss_floor"] = None if multi_hot else task.loss_floor(data.first_examples)
+    if run.epoch_selector is not None:
+        result["selected_epoch"] = selected_epoch(run.epoch_selector, run.run_state.resumed_from_epoch, history,
+                                                  plan.recipe.select_epoch_by)
     if run.eval_every:
         result["sequences_to_solve_test"] = state["solved_at_sequences"]
         result["solve_metric"] = task.headline_metric(target)
         result["solve_eval_every_sequences"] = run.eval_every
         result["solve_curve"] = state["solve_curve"]
     return result
+
+
+def selected_epoch(selector: Any, resumed_from_epoch: int, history: Sequence[Mapping[str, Any]], metric: str) -> dict[str, Any]:
+    """Which epoch's weights the run kept and was scored with (1-based), and the best epoch of its whole
+    history (they differ only when a resume lost the selector's memory of the epochs before it)."""
+    values = [row.get(f"val_{metric}") for row in history]
+    finite = [(value, -index) for index, value in enumerate(values, 1) if value is not None and math.isfinite(value)]
+    kept = resumed_from_epoch + selector.best_epoch + 1 if selector.best_weights is not None else len(values)
+    return {"by": f"validation {metric}", "epoch": kept, "of": len(values),
+            "best_in_history": -max(finite)[1] if finite else None}
 
 
 def _training_outcome(run: RunCallbacks, state: Mapping[str, Any], steps_run: int) -> dict[str, Any]:

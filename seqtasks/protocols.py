@@ -270,6 +270,8 @@ class Protocol:
             ("batch size", str(spec.batch_size)),
             ("budget", f"{self.updates:,} updates ({spec.epochs} epochs of {self.updates_per_epoch:,}){solve}"),
             ("budget matched to", spec.budget_matched_to or "-"),
+            ("model kept", f"the epoch with the highest validation {spec.select_epoch_by} (its weights restored)"
+             if spec.select_epoch_by else "the last update's"),
             ("evaluation", ", ".join(f"{split} ({size:,})" for split, size in self.eval_sizes.items())
              + "; the published examples (seed 0), in order"),
             ("metrics", ", ".join(self.metrics) + f" (headline: {self.headline_metric})"),

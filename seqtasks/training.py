@@ -50,6 +50,9 @@ class TrainingSpec:
         solve_check_every: Score the test split every this many training sequences and record
             when it is first solved (``None``: never).
         stop_when_solved: Stop training once the test split is solved (needs ``solve_check_every``).
+        select_epoch_by: A validation metric of the task's evaluation (higher is better): the
+            model kept is the one at the end of the epoch where it was highest (``None``: the
+            last epoch's).
     """
 
     data: str = "published_train"
@@ -61,6 +64,7 @@ class TrainingSpec:
     seeds: int = 5
     solve_check_every: int | None = None
     stop_when_solved: bool = False
+    select_epoch_by: str | None = None
 
     def __post_init__(self) -> None:
         owner = "training spec"
@@ -91,6 +95,11 @@ class TrainingSpec:
             raise ValueError(
                 f"{owner}: invalid stop_when_solved={short_repr(self.stop_when_solved)}; "
                 "allowed: True only with solve_check_every set, else False"
+            )
+        if self.select_epoch_by is not None and (not isinstance(self.select_epoch_by, str) or not self.select_epoch_by):
+            raise ValueError(
+                f"{owner}: invalid select_epoch_by={short_repr(self.select_epoch_by)}; "
+                "allowed: a validation metric name, or None"
             )
         if not isinstance(self.budget_matched_to, str):
             raise ValueError(f"{owner}: invalid budget_matched_to={short_repr(self.budget_matched_to)}; allowed: a string")
