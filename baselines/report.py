@@ -467,7 +467,7 @@ def _task_section(
     columns = columns_of(task_runs[0])
     predictors = reference_predictors(the_task, cache_dir) if not grid.quick else []
     references = [_jsonable(reference) for reference in the_task.published_references()]
-    criteria = [] if grid.quick else the_task.results_criteria(task_runs)
+    criteria = [] if grid.quick else the_task.results_criteria(task_runs, predictors)
     entry = {
         "dataset": dataset,
         "dataset_version": the_task.version,
@@ -506,7 +506,7 @@ def _task_section(
     for predictor in predictors:
         lines += ["", f"- *{predictor['name']}*: {predictor['description']}"]
     if criteria:
-        lines += ["", "What these baselines must show (checked on the runs above):", ""]
+        lines += ["", "What these baselines must show, and what they found (checked on the runs above):", ""]
         lines += [f"- {line}" for line in criteria]
     if plot_task(task, shown, results, figure):
         lines += ["", f"![{task}](figures/{figure.name})"]

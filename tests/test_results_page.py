@@ -221,3 +221,22 @@ def test_published_references_stand_beside_our_runs_of_the_same_model():
     assert "– (no such model here)" in rows["Tape-RNN"]
     # The protocol differences are shared by every row: stated once, under the table.
     assert sum("1,000,000 training steps" in line for line in lines) == 1
+
+
+def test_char_to_vector_checks_the_kept_epoch_and_states_the_ridge_gap_as_a_finding():
+    task = seqtasks.make("char_to_vector")
+
+    def run(model, cosine, curve, kept=None):
+        return {"model": model, "final": {"test": {"mean_cosine": cosine}}, "ceiling": {"test": {"mean_cosine": 0.866}},
+                "per_epoch": [{"val_mean_cosine": v, "cosine_similarity": 0.4} for v in curve],
+                **({"selected_epoch": {"epoch": kept}} if kept else {})}
+
+    ridge = [{"name": "n-gram ridge regression", "metrics": {"test": {"mean_cosine": 0.632}}}]
+    lines = task.results_criteria([run("bigru", 0.40, [0.1, 0.3, 0.2], kept=2), run("gru", 0.33, [0.1, 0.2, 0.3])], ridge)
+    assert lines[0].startswith("met: every run is scored at the epoch with its best validation mean cosine "
+                               "(2 of 2 runs; that epoch was the last in 1)")
+    assert lines[1].startswith("finding: the best model (bigru) reaches a mean test cosine of 0.400 (0.46 x the ceiling")
+    assert "the n-gram ridge regression gets 0.632" in lines[1] and "generalises worse than a subword-linear" in lines[1]
+    # Scored at its last epoch although an earlier one was better: the protocol was not followed.
+    assert task.results_criteria([run("gru", 0.33, [0.1, 0.4, 0.3])])[0].startswith("NOT met")
+    assert [r.our_model for r in task.published_references()] == ["bilstm"]

@@ -611,9 +611,13 @@ class Task(abc.ABC, Generic[ConfigT]):
         model must close; default: none. May take seconds to minutes: callers cache them."""
         return ()
 
-    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]], predictors: Sequence[Mapping[str, Any]] = ()) -> list[str]:
         """What this task's baselines must show, checked on finished runs' ``metrics.json`` (one
-        markdown sentence per criterion, with the measured numbers); default: none."""
+        markdown sentence per criterion, with the measured numbers, starting ``met`` or ``NOT met``;
+        a ``finding:`` states a measured fact that is no target); default: none.
+
+        ``predictors`` are the task's reference predictors as the results page holds them
+        (``name``, ``metrics``), for criteria that compare with them."""
         return []
 
     def length_metric(self, target: str | None = None) -> str:

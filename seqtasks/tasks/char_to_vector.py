@@ -985,24 +985,48 @@ class CharToVector(Task[CharToVectorConfig]):
             ),
         )
 
-    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
-        """The best model's mean test cosine reaches 0.8 of the ceiling (``sqrt(compositional_weight)``,
-        what a model that knew every n-gram's vector would get)."""
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]], predictors: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+        """Every run kept its best validation epoch; then a finding, no target (the old target, 0.8 x the
+        ceiling, is retired): the best model's held-out cosine beside the n-gram ridge regression's."""
         if not runs or self.config.vectors_path is not None:
             return []
+        kept_best = [_scored_epoch(run) == _best_epoch(run) for run in runs]
+        last = sum(_best_epoch(run) == len(run.get("per_epoch") or []) for run in runs)
+        lines = [
+            f"{'met' if all(kept_best) else 'NOT met'}: every run is scored at the epoch with its best validation "
+            f"mean cosine ({sum(kept_best)} of {len(runs)} runs; that epoch was the last in {last})"
+        ]
         by_model: dict[str, list[float]] = {}
         for run in runs:
             by_model.setdefault(run.get("model"), []).append(run["final"]["test"]["mean_cosine"])
         model, values = max(by_model.items(), key=lambda item: np.mean(item[1]))
         ceiling = float(np.mean([run["ceiling"]["test"]["mean_cosine"] for run in runs]))
         mean = float(np.mean(values))
-        line = (
-            f"{'met' if mean >= 0.8 * ceiling else 'NOT met'}: the best model ({model}) reaches a mean test cosine "
-            f"of {mean:.3f} = {mean / ceiling:.2f} x the ceiling {ceiling:.3f} (target: 0.80 x)"
+        line = (f"finding: the best model ({model}) reaches a mean test cosine of {mean:.3f} "
+                f"({mean / ceiling:.2f} x the ceiling {ceiling:.3f})")
+        ridge = next((p for p in predictors if p.get("name") == "n-gram ridge regression"), None)
+        if ridge is not None:
+            linear = ridge["metrics"]["test"]["mean_cosine"]
+            line += (f"; the n-gram ridge regression gets {linear:.3f} on the same held-out words, so on words it "
+                     f"never saw this char-RNN generalises {'worse' if mean < linear else 'better'} than a "
+                     "subword-linear model")
+        lines.append(line + "; " + self._shortfall_evidence(model, [run for run in runs if run.get("model") == model]))
+        return lines
+
+    def published_references(self, target: str | None = None) -> tuple[Any, ...]:
+        """Pinter et al. (2017): the published model for this task, with no number on this table's measure."""
+        from seqtasks.metrics import PublishedReference
+
+        return (
+            PublishedReference(
+                "Pinter et al. (2017), EMNLP, MIMICK", "character BiLSTM", "test cosine", "none on this measure", "–",
+                "the same task on real embeddings (a character BiLSTM learns pretrained word vectors from spellings, "
+                "one example per word type, 23 languages); evaluated by nearest neighbours, rare-word similarity and "
+                "part-of-speech and morphosyntactic tagging, not by cosine to held-out words' vectors; here "
+                "synthetic vectors with a known compositional part",
+                "bilstm",
+            ),
         )
-        if mean < 0.8 * ceiling:
-            line += "; " + self._shortfall_evidence(model, [run for run in runs if run.get("model") == model])
-        return [line]
 
     def _shortfall_evidence(self, model: str, runs: Sequence[Mapping[str, Any]]) -> str:
         """Why a model falls short: how well it fits its own training words, against what they hold."""
@@ -1024,3 +1048,17 @@ class CharToVector(Task[CharToVectorConfig]):
             "scored": "every held-out word (no word of a held-out split occurs in train)",
             "mean_vector_predictor": "the mean vector of the published train split",
         }
+
+
+def _best_epoch(run: Mapping[str, Any]) -> int | None:
+    """The first epoch (1-based) with a run's highest validation mean cosine (``None``: not recorded)."""
+    values = [row.get("val_mean_cosine") for row in run.get("per_epoch") or []]
+    if not values or any(value is None for value in values):
+        return None
+    return int(np.argmax(values)) + 1
+
+
+def _scored_epoch(run: Mapping[str, Any]) -> int:
+    """The epoch whose weights a run was scored with: the one it kept, else its last."""
+    kept = run.get("selected_epoch") or {}
+    return kept.get("epoch") or len(run.get("per_epoch") or [])

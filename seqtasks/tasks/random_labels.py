@@ -343,7 +343,7 @@ class RandomLabels(Task[RandomLabelsConfig]):
             metrics,
         ),)
 
-    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]], predictors: Sequence[Mapping[str, Any]] = ()) -> list[str]:
         """Every run NaN-free; the final training loss (on data the model had not seen, with fresh data)
         within 1% of the label entropy; test AUC within 0.5 ± 0.05."""
         lines = []

@@ -607,7 +607,7 @@ class ReberGrammar(Task[ReberConfig]):
                                "1.000 (100% of trials)", "share of trials that solved the test set", differences),
         )
 
-    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]], predictors: Sequence[Mapping[str, Any]] = ()) -> list[str]:
         """Embedded grammar: each unidirectional model solves every test string in >= 9 of 10 seeds,
         in fewer training sequences than the 8,440 of 1997."""
         if self.config.embedding_depth != 1:

@@ -352,7 +352,7 @@ class SequenceReversal(Task[ReversalConfig]):
             for model, value, ours in published
         )
 
-    def results_criteria(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    def results_criteria(self, runs: Sequence[Mapping[str, Any]], predictors: Sequence[Mapping[str, Any]] = ()) -> list[str]:
         """Aligned layout: bidirectional models reverse every test sequence, unidirectional ones stay at
         chance on the first output position. Read-then-write: unidirectional models reach 0.95 token
         accuracy on the training lengths; the length score is compared with Deletang et al.'s."""
