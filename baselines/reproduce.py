@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import json
 import os
 import shlex
@@ -154,7 +155,8 @@ def run_grid(
             finished ones only, e.g. to write the pages while a grid still runs).
         archive_dir: The committed ``metrics.json`` of the published grid (:data:`ARCHIVE_DIR`):
             a run missing from ``runs_dir`` is taken from there when it still stands for its
-            recipe (:func:`stale_reason`), and every run of the grid is written there, so a fresh
+            recipe (:func:`stale_reason`), and every run of the grid is written there (a trained one as
+            soon as it finishes, so an interrupted grid loses none), so a fresh
             checkout rewrites the pages, and trains only what changed, without the runs directory.
         jobs: Runs trained at once. ``1``: one after the other in this process; more: each run is
             its ``python -m baselines train`` command in a process of its own (its output in the
@@ -174,8 +176,46 @@ def run_grid(
         raise ValueError(f"invalid jobs={jobs!r}; allowed: an integer >= 1")
     if jobs > 1 and "task_overrides" in train_options:
         raise ValueError(f"invalid jobs={jobs!r} with task_overrides; allowed: 1 (overrides have no command-line flag)")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    plan = plan_grid(tasks, models, seeds, quick, runs_dir, fresh, deterministic, train_options, vary_data,
+                     train_missing, archive_dir)
 
+    def archived(key: tuple[str, str, int], run: dict[str, Any]) -> None:
+        plan.finished[key] = run
+        if archive_dir is not None:  # at once, so an interrupted grid keeps every run it finished
+            archive_run(run, archive_path(archive_dir, key[0], key[1], plan.run_names[key]))
+
+    train_pending(plan, jobs, quick, deterministic, vary_data, train_options, archived)
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for key in plan.grid:
+        if key in plan.finished:
+            archived(key, plan.finished[key])
+            results.setdefault(key[:2], []).append(plan.finished[key])
+    return results
+
+
+@dataclasses.dataclass
+class GridPlan:
+    """The runs of a grid: every ``(task, model, seed)``, its run directory's name, the finished ones and the rest.
+
+    Attributes:
+        grid: Every run, in table order.
+        run_names: Each run's directory name (also its archive file's stem).
+        finished: The runs that still stand for their recipe, by key.
+        pending: ``(key, out, argv)`` of each run to train (``argv``: its ``baselines train`` flags).
+    """
+
+    grid: list[tuple[str, str, int]]
+    run_names: dict[tuple[str, str, int], str]
+    finished: dict[tuple[str, str, int], dict[str, Any]]
+    pending: list[tuple[tuple[str, str, int], Path, list[str]]]
+
+
+def plan_grid(
+    tasks: Sequence[str], models: Sequence[str], seeds: int | None, quick: bool, runs_dir: Path, fresh: bool,
+    deterministic: bool, train_options: Mapping[str, Any], vary_data: bool, train_missing: bool,
+    archive_dir: Path | None,
+) -> GridPlan:
+    """Which runs of the grid are finished (in ``runs_dir`` or the archive) and which to train (see :func:`run_grid`)."""
     excluded = excluded_models(tasks, models)
     grid = [
         (task, model, seed)
@@ -184,32 +224,39 @@ def run_grid(
         if (task, model) not in excluded
         for seed in range(seeds_of(task, seeds))
     ]
-    finished: dict[tuple[str, str, int], dict[str, Any]] = {}
-    pending: list[tuple[tuple[str, str, int], Path, list[str]]] = []
-    run_names: dict[tuple[str, str, int], str] = {}  # each run's directory name, also its archive file's
+    plan = GridPlan(grid, {}, {}, [])
     for task, model, seed in grid:
-        data_seed = seed if vary_data else 0
-        run_names[(task, model, seed)] = f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}"
-        out = runs_dir / task / model / run_names[(task, model, seed)]
+        key, data_seed = (task, model, seed), seed if vary_data else 0
+        plan.run_names[key] = f"seed{seed}_data{data_seed}" if vary_data else f"seed{seed}"
+        out = runs_dir / task / model / plan.run_names[key]
         run = None if fresh else _reusable_run(task, model, out, archive_dir, quick, train_options)
         if run is not None:
-            finished[(task, model, seed)] = run
+            plan.finished[key] = run
         elif train_missing:
             argv = ["--model", model, "--task", _trained_config(task, model, quick), "--seed", str(seed)]
             argv += ["--quick"] * quick + ["--deterministic"] * deterministic
             argv += ["--data-seed", str(data_seed)] if vary_data else []
-            for key, value in train_options.items():
-                if key != "task_overrides":
-                    argv += [f"--{key.replace('_', '-')}", str(value)]
-            pending.append(((task, model, seed), out, [*argv, "--out", str(out)]))
+            for option, value in train_options.items():
+                if option != "task_overrides":
+                    argv += [f"--{option.replace('_', '-')}", str(value)]
+            plan.pending.append((key, out, [*argv, "--out", str(out)]))
+    return plan
+
+
+def train_pending(
+    plan: GridPlan, jobs: int, quick: bool, deterministic: bool, vary_data: bool, train_options: Mapping[str, Any],
+    on_done: Any,
+) -> None:
+    """Trains the plan's pending runs, ``jobs`` at a time, with a progress bar; ``on_done(key, run)`` after each."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress:
-        bar = progress.add_task(f"grid: {len(finished)} finished runs reused", total=len(grid))
-        progress.advance(bar, len(grid) - len(pending))
+        bar = progress.add_task(f"grid: {len(plan.finished)} finished runs reused", total=len(plan.grid))
+        progress.advance(bar, len(plan.grid) - len(plan.pending))
 
         def done(key: tuple[str, str, int], run: dict[str, Any]) -> None:
-            finished[key] = run
+            on_done(key, run)
             progress.update(bar, advance=1, description=f"{key[1]} on {key[0]}, seed {key[2]}: done")
 
         if jobs == 1:
@@ -217,7 +264,7 @@ def run_grid(
 
             from baselines.trainer import train
 
-            for key, out, argv in pending:
+            for key, out, argv in plan.pending:
                 progress.update(bar, description=f"{key[1]} on {key[0]}, seed {key[2]}")
                 run = train(
                     recipe_name(key[0], key[1]), seed=key[2], out=out, quick=quick, deterministic=deterministic,
@@ -226,24 +273,16 @@ def run_grid(
                 )
                 keras.backend.clear_session()
                 done(key, run)
-        else:
-            progress.update(bar, description=f"{len(pending)} runs, {jobs} at a time")
-            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_train_in_process, out, argv): key for key, out, argv in pending}
-                try:
-                    for future in concurrent.futures.as_completed(futures):
-                        done(futures[future], future.result())
-                except BaseException:  # a failed run (or Ctrl-C): start no further runs
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for task, model, seed in grid:
-        if (task, model, seed) in finished:
-            run = finished[(task, model, seed)]
-            if archive_dir is not None:
-                archive_run(run, archive_path(archive_dir, task, model, run_names[(task, model, seed)]))
-            results.setdefault((task, model), []).append(run)
-    return results
+            return
+        progress.update(bar, description=f"{len(plan.pending)} runs, {jobs} at a time")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_train_in_process, out, argv): key for key, out, argv in plan.pending}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    done(futures[future], future.result())
+            except BaseException:  # a failed run (or Ctrl-C): start no further runs
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
 
 def _reusable_run(

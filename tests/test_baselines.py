@@ -538,3 +538,21 @@ def test_reproduce_accepts_configs_with_recipes_of_their_own():
     assert parser.parse_args(["--tasks", "sequence_reversal/reverse_string"]).tasks == ["sequence_reversal/reverse_string"]
     with pytest.raises(SystemExit):
         parser.parse_args(["--tasks", "sequence_reversal/len5_vocab10"])  # no recipe of its own: use the task
+
+
+def test_an_interrupted_grid_keeps_the_runs_it_finished_in_the_archive(tmp_path, monkeypatch):
+    import baselines.trainer
+
+    def fake_train(recipe, *, seed, **options):
+        if seed == 1:
+            raise KeyboardInterrupt  # the session ends during the second run
+        return {"recipe": recipe, "seed": seed}
+
+    monkeypatch.setattr(baselines.trainer, "train", fake_train)
+    archive = tmp_path / "archive"
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run_grid(["sequence_reversal"], ["lstm"], 2, True, tmp_path / "runs", False, False, {"epochs": 1},
+                           archive_dir=archive)
+    finished = archive / "sequence_reversal" / "lstm"
+    assert sorted(p.name for p in finished.iterdir()) == ["seed0.json"]
+    assert json.loads((finished / "seed0.json").read_text()) == {"recipe": "stable_lstm_sequence_reversal", "seed": 0}
