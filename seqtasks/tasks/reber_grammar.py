@@ -602,9 +602,9 @@ class ReberGrammar(Task[ReberConfig]):
         )
         return (
             PublishedReference("Hochreiter & Schmidhuber (1997), Table 1", "LSTM", "sequences until test solved",
-                               "8,440", "the best LSTM variant", differences),
+                               "8,440", "the best LSTM variant", differences, "lstm"),
             PublishedReference("Hochreiter & Schmidhuber (1997), Table 1", "LSTM", "test strings solved",
-                               "1.000 (100% of trials)", "share of trials that solved the test set", differences),
+                               "1.000 (100% of trials)", "share of trials that solved the test set", differences, "lstm"),
         )
 
     def results_criteria(self, runs: Sequence[Mapping[str, Any]], predictors: Sequence[Mapping[str, Any]] = ()) -> list[str]:
