@@ -138,7 +138,9 @@ class RunPlan:
             host copy of the weights and a probe forward pass per update).
         floor_check: Watch every update with :class:`seqtasks.stability.FloorDetector` (each
             batch's loss against that batch's own floor; validation loss against the validation
-            floor) and record its verdict in ``metrics.json`` (``floor_check``).
+            floor) and record its verdict in ``metrics.json`` (``floor_check``). Off when
+            ``build_overrides`` names another ``loss``: the task's floor is that of its standard
+            loss (a cosine loss is negative).
         command: The command line recorded in ``metrics.json`` (``None``: ``sys.argv``).
         data_seed: Seed of the training data (0: the published ``train`` split).
             Another value varies the training data for a data-variance study;
@@ -240,7 +242,7 @@ def plan_run(recipe: Recipe | str, **arguments: Any) -> RunPlan:
         eval_cap=arguments["eval_size"] or quick.eval_size,
         verbose=arguments["verbose"],
         locate_nan=arguments["locate_nan"],
-        floor_check=arguments["floor_check"],
+        floor_check=arguments["floor_check"] and not arguments["build_overrides"].get("loss"),
         data_seed=arguments["data_seed"],
         fresh_data=arguments["fresh_data"],
         build_overrides=arguments["build_overrides"],

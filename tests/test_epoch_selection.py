@@ -89,3 +89,26 @@ def test_runs_from_before_the_rule_stand_only_where_their_last_epoch_was_best():
     assert stale_reason(run([0.1, 0.4, 0.3]), recipe, False) == "trained with other recipe settings"
     other = {**run([0.1, 0.2, 0.3]), "recipe_settings": {**before, "units": 7}}
     assert stale_reason(other, recipe, False) == "trained with other recipe settings"
+
+
+def test_a_cosine_loss_trains_without_the_mse_floor_and_bad_losses_are_refused(tmp_path):
+    pytest.importorskip("keras")
+    import warnings
+
+    from baselines.catalog import get_recipe
+    from baselines.models import build_model, recipe_name
+    from baselines.trainer import train
+
+    from seqtasks.stability import BelowFloorWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BelowFloorWarning)  # a cosine loss is negative: the MSE floor must not watch it
+        run = train(get_recipe(recipe_name("char_to_vector", "gru")), quick=True, out=tmp_path / "run", verbose=0,
+                    build_overrides={"loss": "cosine"}, lint=False)
+    assert run["floor_check"] is None and run["final_train_loss"] < 0
+    task = seqtasks.make("reber_grammar/reber")
+    with pytest.raises(ValueError, match="invalid loss='cosine' for a sparse target; allowed: None"):
+        build_model(task, task.supervised_spec(), model="gru", units=4, learning_rate=1e-3, loss="cosine")
+    vectors = seqtasks.make("char_to_vector")
+    with pytest.raises(ValueError, match="invalid loss='mae' for a dense target; allowed: one of mse, cosine"):
+        build_model(vectors, vectors.supervised_spec(), model="gru", units=4, learning_rate=1e-3, loss="mae")
