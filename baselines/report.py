@@ -182,6 +182,14 @@ def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
         note = stale_version_note(protocol["dataset_version"], task_of_run(runs[0]).version)
         if note:
             notes.append(note)
+    rates: dict[str, set[float]] = {}
+    for run in runs:
+        rate = (run.get("recipe_settings") or {}).get("learning_rate")
+        if rate is not None and run.get("model"):
+            rates.setdefault(run["model"], set()).add(rate)
+    if rates:
+        notes.append("- learning rate (Adam) per model: " + ", ".join(
+            f"{model} {'/'.join(f'{rate:g}' for rate in sorted(values))}" for model, values in rates.items()))
     return notes
 
 

@@ -153,8 +153,12 @@ def test_verdicts_follow_the_runs():
 def test_each_claim_tells_the_failure_from_a_healthy_run():
     healthy = _run("x", 0, [0.9] * 12 + [0.8] * 12)
     assert not any(claim.shows(healthy | {"final": {"validation": {"per_position_accuracy": [1.0] * 5,
-                                                                   "chance_accuracy": 0.1}}})
+                                                                   "chance_accuracy": 0.1, "mean_cosine": 0.15,
+                                                                   "mean_vector_cosine": 0.056}}})
                    for claim in CLAIMS.values())
+    # The post's third example: the same output for every input, no better than the mean vector.
+    constant = _run("x", 0, [0.01] * 13) | {"final": {"validation": {"mean_cosine": 0.045, "mean_vector_cosine": 0.056}}}
+    assert CLAIMS["word_vector_wide_mse"].shows(constant)
     assert CLAIMS["noise_relu_lstm"].shows(_run("x", 0, [0.7, None], nan_update=2))
     assert CLAIMS["word_vector_wide_mse"].shows(_run("x", 0, [0.01] * 12 + [0.03]))
     assert not CLAIMS["word_vector_wide_mse"].shows(_run("x", 0, [0.05, 0.01] + [0.01] * 12))  # early drop is fine

@@ -128,6 +128,13 @@ def _sudden_jump(run: Mapping[str, Any], ratio: float = 2.0, after: int = 10) ->
     return any(b >= ratio * a for a, b in zip(losses, losses[1:]) if a > 0)
 
 
+def _no_better_than_the_mean_vector(run: Mapping[str, Any]) -> bool:
+    validation = run["final"]["validation"]
+    if "mean_cosine" not in validation or "mean_vector_cosine" not in validation:
+        return False
+    return validation["mean_cosine"] <= validation["mean_vector_cosine"]
+
+
 def _only_last_positions(run: Mapping[str, Any], margin: float = 0.05, learnt: float = 0.5) -> bool:
     validation = run["final"]["validation"]
     positions, chance = validation["per_position_accuracy"], validation["chance_accuracy"]
@@ -143,8 +150,9 @@ CLAIMS: dict[str, Claim] = {
     "noise_relu_lstm": Claim("a non-finite loss, weight or layer output within the updates run", _nonfinite),
     "word_vector_wide_mse": Claim(
         "a sudden collapse: a non-finite value, or a training loss that at least doubles from one update to the "
-        "next (after the first 10 updates)",
-        lambda run: _nonfinite(run) or _sudden_jump(run),
+        "next (after the first 10 updates); or the same output for every input (the post's third example): a "
+        "validation mean cosine no better than the train split's mean vector predicted for every word",
+        lambda run: _nonfinite(run) or _sudden_jump(run) or _no_better_than_the_mean_vector(run),
     ),
     "unnormalised_sigmoid_cce": Claim(
         "a loss that measures nothing or breaks: a non-finite value, or a training loss exactly 0 at every update",
