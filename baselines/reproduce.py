@@ -44,6 +44,7 @@ from baselines.report import GridDescription, columns_of, task_of_run  # noqa: F
 from baselines.report import write_reports as write_pages
 from seqtasks.config import is_integer
 from seqtasks.registry import list_tasks, make
+from seqtasks.training import best_epoch
 
 
 def excluded_models(tasks: Sequence[str], models: Sequence[str]) -> dict[tuple[str, str], str]:
@@ -82,10 +83,8 @@ def last_epoch_was_best(run: Mapping[str, Any], metric: str) -> bool:
     A run trained before its recipe kept the best epoch (``Recipe.select_epoch_by``) still stands
     for the recipe then: keeping the best epoch would have kept the very weights it was scored with.
     """
-    values = [row.get(f"val_{metric}") for row in run.get("per_epoch") or []]
-    if not values or any(value is None for value in values):
-        return False
-    return all(value < values[-1] for value in values[:-1])
+    per_epoch = run.get("per_epoch") or []
+    return bool(per_epoch) and best_epoch(per_epoch, metric) == len(per_epoch)
 
 
 def stale_reason(

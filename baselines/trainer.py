@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 import os
 import shlex
 import sys
@@ -58,6 +57,7 @@ from seqtasks import metrics as task_metrics
 from seqtasks.config import check_integer, is_number
 from seqtasks.registry import get_preset, make
 from seqtasks.tasks.base import Preset, Task
+from seqtasks.training import best_epoch
 
 if TYPE_CHECKING:
     import keras
@@ -565,11 +565,8 @@ def record_run(
 def selected_epoch(selector: Any, resumed_from_epoch: int, history: Sequence[Mapping[str, Any]], metric: str) -> dict[str, Any]:
     """Which epoch's weights the run kept and was scored with (1-based), and the best epoch of its whole
     history (they differ only when a resume lost the selector's memory of the epochs before it)."""
-    values = [row.get(f"val_{metric}") for row in history]
-    finite = [(value, -index) for index, value in enumerate(values, 1) if value is not None and math.isfinite(value)]
-    kept = resumed_from_epoch + selector.best_epoch + 1 if selector.best_weights is not None else len(values)
-    return {"by": f"validation {metric}", "epoch": kept, "of": len(values),
-            "best_in_history": -max(finite)[1] if finite else None}
+    kept = resumed_from_epoch + selector.best_epoch + 1 if selector.best_weights is not None else len(history)
+    return {"by": f"validation {metric}", "epoch": kept, "of": len(history), "best_in_history": best_epoch(history, metric)}
 
 
 def _training_outcome(run: RunCallbacks, state: Mapping[str, Any], steps_run: int) -> dict[str, Any]:

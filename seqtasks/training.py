@@ -11,6 +11,9 @@ declares its spec in its own file (``Task.default_training``, or a preset's
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from seqtasks.config import check_integer, short_repr
 
@@ -113,3 +116,22 @@ class TrainingSpec:
     def length_grouped(self) -> bool:
         """True when every batch holds (nearly) one length."""
         return self.batching == "one_length_per_batch"
+
+
+def best_epoch(per_epoch: Sequence[Mapping[str, Any]], metric: str) -> int | None:
+    """The epoch (1-based) whose ``val_<metric>`` is highest, the first on a tie, as ``select_epoch_by`` keeps it.
+
+    Args:
+        per_epoch: One record per epoch (e.g. a run's ``per_epoch`` history); epochs that lack the
+            value, or have a non-finite one, are skipped.
+        metric: The validation metric, without its ``val_`` prefix.
+
+    Returns:
+        The epoch number, or ``None`` when no epoch has a finite value.
+    """
+    best, best_value = None, -math.inf
+    for epoch, record in enumerate(per_epoch, 1):
+        value = record.get(f"val_{metric}")
+        if value is not None and math.isfinite(value) and value > best_value:
+            best, best_value = epoch, value
+    return best

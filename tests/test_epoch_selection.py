@@ -112,3 +112,12 @@ def test_a_cosine_loss_trains_without_the_mse_floor_and_bad_losses_are_refused(t
     vectors = seqtasks.make("char_to_vector")
     with pytest.raises(ValueError, match="invalid loss='mae' for a dense target; allowed: one of mse, cosine"):
         build_model(vectors, vectors.supervised_spec(), model="gru", units=4, learning_rate=1e-3, loss="mae")
+
+
+def test_best_epoch_is_the_first_highest_finite_value():
+    from seqtasks.training import best_epoch
+
+    history = [{"val_c": 0.1}, {"val_c": float("nan")}, {"val_c": 0.3}, {}, {"val_c": 0.3}, {"val_c": None}]
+    assert best_epoch(history, "c") == 3
+    assert best_epoch([{"val_c": 0.2}], "c") == 1
+    assert best_epoch([{}, {"val_c": float("inf") * 0}], "c") is None and best_epoch([], "c") is None

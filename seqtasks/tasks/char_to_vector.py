@@ -42,7 +42,7 @@ from seqtasks.draws import (
     uniforms_to_normal,
 )
 from seqtasks.registry import register
-from seqtasks.training import TrainingSpec
+from seqtasks.training import TrainingSpec, best_epoch
 from seqtasks.tasks.base import SupervisedSpec, Batch, Preset, Task, TaskCard
 
 LOWERCASE = "abcdefghijklmnopqrstuvwxyz"
@@ -990,8 +990,9 @@ class CharToVector(Task[CharToVectorConfig]):
         ceiling, is retired): the best model's held-out cosine beside the n-gram ridge regression's."""
         if not runs or self.config.vectors_path is not None:
             return []
-        kept_best = [_scored_epoch(run) == _best_epoch(run) for run in runs]
-        last = sum(_best_epoch(run) == len(run.get("per_epoch") or []) for run in runs)
+        best = [best_epoch(run.get("per_epoch") or [], "mean_cosine") for run in runs]
+        kept_best = [_scored_epoch(run) == epoch for run, epoch in zip(runs, best)]
+        last = sum(epoch == len(run.get("per_epoch") or []) for run, epoch in zip(runs, best))
         lines = [
             f"{'met' if all(kept_best) else 'NOT met'}: every run is scored at the epoch with its best validation "
             f"mean cosine ({sum(kept_best)} of {len(runs)} runs; that epoch was the last in {last})"
@@ -1048,14 +1049,6 @@ class CharToVector(Task[CharToVectorConfig]):
             "scored": "every held-out word (no word of a held-out split occurs in train)",
             "mean_vector_predictor": "the mean vector of the published train split",
         }
-
-
-def _best_epoch(run: Mapping[str, Any]) -> int | None:
-    """The first epoch (1-based) with a run's highest validation mean cosine (``None``: not recorded)."""
-    values = [row.get("val_mean_cosine") for row in run.get("per_epoch") or []]
-    if not values or any(value is None for value in values):
-        return None
-    return int(np.argmax(values)) + 1
 
 
 def _scored_epoch(run: Mapping[str, Any]) -> int:
