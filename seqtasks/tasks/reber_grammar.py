@@ -486,14 +486,15 @@ class ReberGrammar(Task[ReberConfig]):
         """
         legal = batch["next_symbols"].sum(axis=-1).astype(np.float64)
         lengths = np.asarray(batch["length"])
-        positions = np.arange(legal.shape[1])[None, :] < (lengths[:, None] - 1)
+        columns = np.arange(legal.shape[1])[None, :]
+        positions = columns < (lengths[:, None] - 1)
         entropy = np.log(np.where(positions, legal, 1.0))
         depth = self.config.embedding_depth
-        inner = (np.arange(legal.shape[1])[None, :] >= 2 * depth) & (
-            np.arange(legal.shape[1])[None, :] <= lengths[:, None] - 2 * depth - 2
-        )
+        inner = (columns >= 2 * depth) & (columns <= lengths[:, None] - 2 * depth - 2)
+        symbols = np.where(length_mask(lengths, legal.shape[1]), np.asarray(batch["tokens"]) + 1, 0).astype(np.int8)
+        keys = _position_keys(symbols, lengths, depth)
         window = self._inner_window(lengths - 4 * depth)
-        entropy[inner] = _window_entropies(np.asarray(batch["tokens"]), inner, 2 * depth, window)
+        entropy[inner] = _window_entropies(keys, inner, 2 * depth, window)
         return float(entropy[positions].sum() / positions.sum())
 
     def _inner_window(self, inner_lengths: np.ndarray) -> tuple[int, int]:
@@ -677,7 +678,7 @@ def _log2_finish_tails(max_remaining: int) -> np.ndarray:
     return np.concatenate([tails, np.full((8, 1), -np.inf)], axis=1)
 
 
-def _window_entropies(tokens: np.ndarray, inner: np.ndarray, start: int, window: tuple[int, int]) -> np.ndarray:
+def _window_entropies(keys: np.ndarray, inner: np.ndarray, start: int, window: tuple[int, int]) -> np.ndarray:
     """Next-symbol entropy (nats) at the ``inner`` positions of plain strings whose lengths lie in ``window``.
 
     After ``k`` symbols of the plain string (which begins at column ``start``) in
@@ -687,7 +688,8 @@ def _window_entropies(tokens: np.ndarray, inner: np.ndarray, start: int, window:
     given the prefix are ``w_i / (w_0 + w_1)``.
 
     Args:
-        tokens: Padded token ids, shape ``(n, width)``.
+        keys: Position keys (:func:`_position_keys`), shape ``(n, width)``; at ``inner``
+            positions each is a bigram that fixes the automaton state.
         inner: Positions to score: the plain string's symbols but its last.
         start: Column of the plain string's first symbol (``2 * depth``).
         window: Inclusive ``(low, high)`` range of the plain string's length.
@@ -696,10 +698,6 @@ def _window_entropies(tokens: np.ndarray, inner: np.ndarray, start: int, window:
         The entropies of ``inner``'s positions, in ``tokens[inner]`` order.
     """
     low, high = window
-    symbols = np.asarray(tokens, dtype=np.int64) + 1
-    keys = symbols.copy()
-    keys[:, 1:] += 8 * symbols[:, :-1]
-    keys[:, start] = B + 1  # the plain string's B: state 1, whatever came before it
     state = _STATE_BY_BIGRAM[keys[inner]]
     k = (np.nonzero(inner)[1] - start + 1).astype(np.int64)  # symbols of the plain string read so far
     tails = _log2_finish_tails(high)
