@@ -42,7 +42,8 @@ class ModelBatch:
         update: The training update it is for (counted from 0 over the whole run), or ``None``
             for an evaluation batch.
         examples: The task's raw examples (a dict of arrays, as ``Task.generate`` returns).
-        ids: ``(n, T)`` int32 input ids, 0 at padding; ``None`` for float inputs.
+        ids: ``(n, T)`` int32 input ids, 0 at padding; ``None`` for float inputs. 0 is also a
+            symbol's id on most tasks: tell padding by :attr:`real_steps`, never by ``ids == 0``.
         features: Float inputs of a fixed shape (e.g. ``random_labels``); ``None`` for id inputs.
         targets: Sparse ids ``(n, T)``, multi-hot sets ``(n, T, D)``, dense vectors ``(n, D)`` or
             binary labels ``(n,)`` (zero where ``weights`` is 0).
@@ -67,6 +68,13 @@ class ModelBatch:
         if self.encoded_one_hot is not None or self.ids is None:
             return self.encoded_one_hot
         return one_hot_inputs(self.ids, np.asarray(self.examples["length"]), self.input_depth)
+
+    @property
+    def real_steps(self) -> np.ndarray | None:
+        """``(n, T)`` bool, True on each example's steps (before its length); ``None`` for float inputs."""
+        if self.ids is None:
+            return None
+        return np.arange(self.ids.shape[1])[None, :] < np.asarray(self.examples["length"])[:, None]
 
     @property
     def inputs(self) -> np.ndarray:
