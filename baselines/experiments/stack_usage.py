@@ -7,7 +7,9 @@ measures whether the trained models found it. For each finished ``stack_rnn`` ru
 probabilities are averaged over the reading steps (input symbols) and over the writing steps (the
 scored blanks, the batches' weights), separately; padded steps are left out. Also recorded: the share
 of steps whose most probable action is push / pop / no-op, and the token accuracy of the same run on
-the same examples (a check that the analysed model is the scored one).
+the same examples (a check that the analysed model is the scored one). Each run's length scores
+(its ``metrics.json``) are copied beside its statistics, to read the use of the stack against length
+generalisation.
 
 Writes ``<out>/stack_usage_<config>.json``.
 
@@ -19,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections.abc import Iterable, Sequence
@@ -84,7 +87,12 @@ def analyse_run(model_path: Path, batches: Iterable[Any]) -> dict[str, Any]:
         correct += float(((predicted == batch.targets) * batch.weights).sum())
         scored += float(batch.weights.sum())
     keras.backend.clear_session()
-    return {"model": str(model_path), **summarise(totals), "token_accuracy": correct / max(scored, 1.0)}
+    metrics = model_path.with_name("metrics.json")
+    length_scores = json.loads(metrics.read_text()).get("length_scores") if metrics.exists() else None
+    return {
+        "model": str(model_path), **summarise(totals), "token_accuracy": correct / max(scored, 1.0),
+        "length_scores": length_scores,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed, run in runs.items():
         reading, writing = run["reading"], run["writing"]
         print(f"{seed}: reading push {reading['mean_push']:.3f} pop {reading['mean_pop']:.3f}; writing push "
-              f"{writing['mean_push']:.3f} pop {writing['mean_pop']:.3f}; token accuracy {run['token_accuracy']:.4f}")
+              f"{writing['mean_push']:.3f} pop {writing['mean_pop']:.3f}; token accuracy {run['token_accuracy']:.4f}; "
+              f"length scores {run['length_scores']}")
     return 0
 
 
