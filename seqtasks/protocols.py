@@ -74,7 +74,7 @@ class ModelBatch:
         """``(n, T)`` bool, True on each example's steps (before its length); ``None`` for float inputs."""
         if self.ids is None:
             return None
-        return np.arange(self.ids.shape[1])[None, :] < np.asarray(self.examples["length"])[:, None]
+        return steps_within(np.asarray(self.examples["length"]), self.ids.shape[1])
 
     @property
     def inputs(self) -> np.ndarray:
@@ -85,9 +85,14 @@ class ModelBatch:
         return len(self.targets)
 
 
+def steps_within(lengths: np.ndarray, steps: int) -> np.ndarray:
+    """``(n, steps)`` bool: True before each example's length."""
+    return np.arange(steps)[None, :] < lengths[:, None]
+
+
 def one_hot_inputs(ids: np.ndarray, lengths: np.ndarray, depth: int) -> np.ndarray:
     """``(n, T, depth)`` float32 one-hot rows of ``ids``, all zero past each example's length."""
-    valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    valid = steps_within(lengths, ids.shape[1])
     encoded = np.zeros((*ids.shape, depth), dtype=np.float32)
     np.put_along_axis(encoded, ids[..., None].astype(np.intp), valid[..., None].astype(np.float32), axis=2)
     return encoded

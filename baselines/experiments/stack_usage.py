@@ -50,7 +50,7 @@ def accumulate(totals: dict[str, np.ndarray], actions: np.ndarray, masks: dict[s
     """
     for phase, mask in masks.items():
         chosen = actions[mask]
-        counts = np.bincount(chosen.argmax(axis=-1), minlength=3) if len(chosen) else np.zeros(3)
+        counts = np.bincount(chosen.argmax(axis=-1), minlength=3)
         totals[phase] += np.concatenate([chosen.sum(axis=0), counts, [len(chosen)]])
 
 
@@ -76,14 +76,17 @@ def analyse_run(model_path: Path, batches: Iterable[Any]) -> dict[str, Any]:
     from baselines.architectures import StackRNN
 
     model = keras.models.load_model(model_path)
-    stack = next(layer for layer in model.layers if isinstance(layer, StackRNN))
+    position = next(i for i, layer in enumerate(model.layers) if isinstance(layer, StackRNN))
+    stack, head = model.layers[position], model.layers[position + 1:]  # head: per-step layers (ReLU, Dense)
     totals = {phase: np.zeros(7) for phase in PHASES}
     correct = scored = 0.0
     for batch in batches:
-        x = batch.one_hot
-        _, actions = stack(x, mask=batch.real_steps, return_actions=True)
-        accumulate(totals, np.asarray(actions), phase_masks(batch.real_steps, batch.weights))
-        predicted = np.asarray(model(x)).argmax(axis=-1)
+        real = batch.real_steps
+        hidden, actions = stack(batch.one_hot, mask=real, return_actions=True)
+        accumulate(totals, np.asarray(actions), phase_masks(real, batch.weights))
+        for layer in head:
+            hidden = layer(hidden)
+        predicted = np.asarray(hidden).argmax(axis=-1)
         correct += float(((predicted == batch.targets) * batch.weights).sum())
         scored += float(batch.weights.sum())
     keras.backend.clear_session()
