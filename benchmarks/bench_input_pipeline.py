@@ -230,8 +230,7 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         measurements.update(profile_measurements(name, task, builder, batch_size, data_dir, consumer, steps, stream_steps))
     rates = side_by_side(measurements, args.repeats)
     versus = {"load_disk": "ceiling", "load_first": "ceiling", "load_cached": "ceiling", "stream": "generator"}
-    ratios = {key: rates[key]["median"] / rates[base]["median"] for key, base in versus.items()}
-    cpu_ratios = {key: rates[key]["per_cpu_second"] / rates[base]["per_cpu_second"] for key, base in versus.items()}
+    ratios, cpu_ratios = ratios_to(rates, versus)
     return {
         "config": name, "batch_size": batch_size, "train_examples": size, "examples_per_stream_call": per_call,
         "records_per_parse": parse_sizes(name, batch_size, data_dir), "rates_examples_per_s": rates,
@@ -247,15 +246,20 @@ def encodings_result(
     """``--encodings``: the ``base`` rates beside the same examples stored or parsed the other ways."""
     measurements = {**base, **encoding_measurements(name, batch_size, data_dir, consumer, steps)}
     rates = side_by_side(measurements, repeats)
-    others = [key for key in rates if key != "ceiling"]
+    ratios, cpu_ratios = ratios_to(rates, {key: "ceiling" for key in rates if key != "ceiling"})
     return {
         "config": name, "batch_size": batch_size, "train_examples": size,
         "records_per_parse": parse_sizes(name, batch_size, data_dir), "rates_examples_per_s": rates,
-        "ratios": {key: rates[key]["median"] / rates["ceiling"]["median"] for key in others},
-        "ratios_per_cpu_second": {
-            key: rates[key]["per_cpu_second"] / rates["ceiling"]["per_cpu_second"] for key in others
-        },
+        "ratios": ratios, "ratios_per_cpu_second": cpu_ratios,
     }
+
+
+def ratios_to(rates: dict[str, Any], versus: dict[str, str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each ``key``'s median rate and rate per CPU second over those of ``versus[key]``."""
+    return (
+        {key: rates[key]["median"] / rates[base]["median"] for key, base in versus.items()},
+        {key: rates[key]["per_cpu_second"] / rates[base]["per_cpu_second"] for key, base in versus.items()},
+    )
 
 
 def stream_calls(task: Any, batch_size: int, args: argparse.Namespace) -> tuple[int, int]:
