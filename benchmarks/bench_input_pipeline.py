@@ -195,18 +195,8 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
     ceiling = tf.data.Dataset.from_tensor_slices(encoded).batch(batch_size).repeat()
     disk = pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=False).repeat()
     if args.encodings:  # load from disk only, beside the same examples stored or parsed the other way
-        measurements = {"ceiling": lambda: consumer.rate(ceiling, steps), "load_disk": lambda: consumer.rate(disk, steps)}
-        measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
-        rates = side_by_side(measurements, args.repeats)
-        others = [key for key in rates if key != "ceiling"]
-        return {
-            "config": name, "batch_size": batch_size, "train_examples": size,
-            "records_per_parse": parse_sizes(name, batch_size, data_dir), "rates_examples_per_s": rates,
-            "ratios": {key: rates[key]["median"] / rates["ceiling"]["median"] for key in others},
-            "ratios_per_cpu_second": {
-                key: rates[key]["per_cpu_second"] / rates["ceiling"]["per_cpu_second"] for key in others
-            },
-        }
+        base = {"ceiling": lambda: consumer.rate(ceiling, steps), "load_disk": lambda: consumer.rate(disk, steps)}
+        return encodings_result(name, batch_size, data_dir, size, base, consumer, steps, args.repeats)
     cached = pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True).repeat()
     cached_iterator = iter(cached)
     consumer.pull(cached_iterator, epoch_batches)  # its first epoch fills the cache; later ones are timed
@@ -221,12 +211,7 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         ))
 
     consumer.pull(iter(pipelines.load(name, "train", batch_size, data_dir=data_dir, cache=True)), 1)  # trace
-    per_call = pipelines.stream_batches_per_call(task, batch_size) * batch_size
-    task.generate("train", 0, per_call, 0)  # pools and tables built once, outside the timing
-    one_call = time.perf_counter()
-    task.generate("train", per_call, 2 * per_call, 0)
-    one_call = time.perf_counter() - one_call  # slow generators get fewer calls: about args.seconds each
-    calls = int(np.clip(args.seconds / one_call, 2, max(2, args.examples // per_call)))
+    per_call, calls = stream_calls(task, batch_size, args)
     stream = pipelines.stream(name, seed=0, batch_size=batch_size)
     stream_steps = calls * per_call // batch_size
     floor = tf.data.Dataset.from_tensors(tuple(a[:batch_size] for a in encoded)).repeat()
@@ -242,21 +227,7 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
     if args.lstm:
         measurements["lstm"] = lambda: lstm_rate(task, batch_size, args.lstm_steps)
     if args.profile:  # load's stages: reading the records, then parsing them too (no encoding)
-        records = pipelines.serialized_records(builder, "train")
-        spec = task.supervised_spec()
-        fields = [spec.input_field, *(["length"] if spec.input_field in task.sequence_fields else [])]
-        parse = pipelines._parser(builder, tuple(fields))  # noqa: SLF001 - what load parses with (raw bytes decoded)
-        # One batch per call, or load's pieces of a batch where its records are too large for one call.
-        piece = min(batch_size, pipelines.records_per_parse(builder, tuple(fields), batch_size))
-        read = records.batch(piece).map(lambda r: (r,)).rebatch(batch_size).repeat()
-        parsed = records.batch(piece).map(lambda r: tuple(parse(r).values())).rebatch(batch_size).repeat()
-        passes = pipelines.load(name, "+".join(["train"] * 16), batch_size, data_dir=data_dir, cache=False).repeat()
-        measurements["profile_16_passes"] = lambda: consumer.rate(passes, steps)
-        measurements["profile_read"] = lambda: consumer.rate(read, steps)
-        measurements["profile_read_parse"] = lambda: consumer.rate(parsed, steps)
-        one_call = pipelines.stream(name, seed=0, batch_size=batch_size, parallel_calls=1)
-        measurements["profile_stream_one_call"] = lambda: consumer.rate(one_call, stream_steps)
-        measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
+        measurements.update(profile_measurements(name, task, builder, batch_size, data_dir, consumer, steps, stream_steps))
     rates = side_by_side(measurements, args.repeats)
     versus = {"load_disk": "ceiling", "load_first": "ceiling", "load_cached": "ceiling", "stream": "generator"}
     ratios = {key: rates[key]["median"] / rates[base]["median"] for key, base in versus.items()}
@@ -267,6 +238,59 @@ def measure(name: str, batch_size: int, data_dir: str, args: argparse.Namespace)
         "ratios": ratios, "ratios_per_cpu_second": cpu_ratios,
         "met": {key: ratios[key] >= target for key, target in TARGETS.items()},
     }
+
+
+def encodings_result(
+    name: str, batch_size: int, data_dir: str, size: int, base: dict[str, Callable[[], Any]], consumer: Consumer,
+    steps: int, repeats: int,
+) -> dict[str, Any]:
+    """``--encodings``: the ``base`` rates beside the same examples stored or parsed the other ways."""
+    measurements = {**base, **encoding_measurements(name, batch_size, data_dir, consumer, steps)}
+    rates = side_by_side(measurements, repeats)
+    others = [key for key in rates if key != "ceiling"]
+    return {
+        "config": name, "batch_size": batch_size, "train_examples": size,
+        "records_per_parse": parse_sizes(name, batch_size, data_dir), "rates_examples_per_s": rates,
+        "ratios": {key: rates[key]["median"] / rates["ceiling"]["median"] for key in others},
+        "ratios_per_cpu_second": {
+            key: rates[key]["per_cpu_second"] / rates["ceiling"]["per_cpu_second"] for key in others
+        },
+    }
+
+
+def stream_calls(task: Any, batch_size: int, args: argparse.Namespace) -> tuple[int, int]:
+    """Examples per ``stream`` call and how many calls to time: slow generators get fewer, about ``--seconds`` each."""
+    per_call = pipelines.stream_batches_per_call(task, batch_size) * batch_size
+    task.generate("train", 0, per_call, 0)  # pools and tables built once, outside the timing
+    one_call = time.perf_counter()
+    task.generate("train", per_call, 2 * per_call, 0)
+    one_call = time.perf_counter() - one_call
+    return per_call, int(np.clip(args.seconds / one_call, 2, max(2, args.examples // per_call)))
+
+
+def profile_measurements(
+    name: str, task: Any, builder: Any, batch_size: int, data_dir: str, consumer: Consumer, steps: int,
+    stream_steps: int,
+) -> dict[str, Callable[[], Any]]:
+    """``--profile``: load's stages (reading the records, then parsing them too) and one-call streaming."""
+    records = pipelines.serialized_records(builder, "train")
+    spec = task.supervised_spec()
+    fields = [spec.input_field, *(["length"] if spec.input_field in task.sequence_fields else [])]
+    parse = pipelines._parser(builder, tuple(fields))  # noqa: SLF001 - what load parses with (raw bytes decoded)
+    # One batch per call, or load's pieces of a batch where its records are too large for one call.
+    piece = min(batch_size, pipelines.records_per_parse(builder, tuple(fields), batch_size))
+    read = records.batch(piece).map(lambda r: (r,)).rebatch(batch_size).repeat()
+    parsed = records.batch(piece).map(lambda r: tuple(parse(r).values())).rebatch(batch_size).repeat()
+    passes = pipelines.load(name, "+".join(["train"] * 16), batch_size, data_dir=data_dir, cache=False).repeat()
+    one_call = pipelines.stream(name, seed=0, batch_size=batch_size, parallel_calls=1)
+    measurements = {
+        "profile_16_passes": lambda: consumer.rate(passes, steps),
+        "profile_read": lambda: consumer.rate(read, steps),
+        "profile_read_parse": lambda: consumer.rate(parsed, steps),
+        "profile_stream_one_call": lambda: consumer.rate(one_call, stream_steps),
+    }
+    measurements.update(encoding_measurements(name, batch_size, data_dir, consumer, steps))
+    return measurements
 
 
 def encoding_measurements(

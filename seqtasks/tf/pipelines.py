@@ -309,8 +309,20 @@ def load(
     _check_inputs(inputs)
     check_integer("shuffle_buffer", shuffle_buffer, 1, numpy=False)
     builder = _builder(name, data_dir, builder_config)
-    task = builder.task
-    spec = task.supervised_spec(target)
+    spec = builder.task.supervised_spec(target)  # an unknown target fails before any build
+    _prepare(builder, name, download)
+    records = _ordered_records(builder, split, input_context, shuffle, shuffle_seed, shuffle_buffer, cache)
+    batches = _parsed_batches(builder, spec, records, inputs, batch_size, drop_remainder)
+    batches = batches.apply(tf.data.experimental.assert_cardinality(batch_count(
+        builder.info.splits[split].num_examples, batch_size, drop_remainder, input_context
+    )))
+    if cache and not shuffle:
+        batches = _filled_cache(batches)
+    return batches.prefetch(AUTOTUNE)
+
+
+def _prepare(builder: SeqtasksBuilder, name: str, download: bool) -> None:
+    """Build the dataset when ``download``; else check that it is prepared already."""
     if download:
         builder.download_and_prepare()
     elif not builder.is_prepared():
@@ -318,7 +330,38 @@ def load(
             f"dataset {name!r} is not prepared in {builder.data_dir}; allowed: download=True, or a data_dir "
             f"where `seqtasks build {name} --data_dir DIR` prepared it"
         )
-    sequence_input = spec.input_field in task.sequence_fields
+
+
+def _ordered_records(
+    builder: SeqtasksBuilder,
+    split: str,
+    input_context: tf.distribute.InputContext | None,
+    shuffle: bool,
+    shuffle_seed: int | None,
+    shuffle_buffer: int,
+    cache: bool,
+) -> tf.data.Dataset:
+    """The split's serialized records in the order :func:`load` batches them (sharded, then shuffled)."""
+    records = serialized_records(builder, split)
+    if input_context is not None:
+        records = records.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if shuffle:
+        if cache:
+            records = _filled_cache(records)
+        records = records.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return records
+
+
+def _parsed_batches(
+    builder: SeqtasksBuilder,
+    spec: SupervisedSpec,
+    records: tf.data.Dataset,
+    inputs: str,
+    batch_size: int,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    """Serialized records batched, parsed and encoded as ``(x, y, sample_weight)``."""
+    sequence_input = spec.input_field in builder.task.sequence_fields
     fields = tuple(dict.fromkeys([spec.input_field, spec.target_field, *_extra_fields(spec, sequence_input)]))
     parse = _parser(builder, fields)
 
@@ -327,35 +370,22 @@ def load(
         encoded = encode_batch(features, spec, inputs)
         return (*encoded, features["length"]) if sequence_input else encoded
 
-    records = serialized_records(builder, split)
-    if input_context is not None:
-        records = records.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    if shuffle:
-        if cache:
-            records = _filled_cache(records)
-        records = records.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     # Parse and encode whole chunks of batches (the per-call cost of parse_example and of the
     # encoding ops is then shared by many batches), then cut the chunks into batches; batches of
     # large fixed-size records are parsed in pieces and joined (records_per_parse).
     chunk = records_per_parse(builder, fields, batch_size)
     if chunk == batch_size:  # parse_example pads each batch to its own longest example
-        batches = records.batch(batch_size, drop_remainder=drop_remainder).map(
+        return records.batch(batch_size, drop_remainder=drop_remainder).map(
             lambda records: parse_and_encode(records)[:3], num_parallel_calls=AUTOTUNE, deterministic=True
         )
-    else:
-        batches = (
-            records.batch(chunk)
-            .map(parse_and_encode, num_parallel_calls=AUTOTUNE, deterministic=True)
-            .rebatch(batch_size, drop_remainder=drop_remainder)
-        )
-        if sequence_input:
-            batches = batches.map(functools.partial(_trim_to_longest, per_step=spec.per_step))
-    batches = batches.apply(tf.data.experimental.assert_cardinality(batch_count(
-        builder.info.splits[split].num_examples, batch_size, drop_remainder, input_context
-    )))
-    if cache and not shuffle:
-        batches = _filled_cache(batches)
-    return batches.prefetch(AUTOTUNE)
+    batches = (
+        records.batch(chunk)
+        .map(parse_and_encode, num_parallel_calls=AUTOTUNE, deterministic=True)
+        .rebatch(batch_size, drop_remainder=drop_remainder)
+    )
+    if sequence_input:
+        batches = batches.map(functools.partial(_trim_to_longest, per_step=spec.per_step))
+    return batches
 
 
 def batch_count(
