@@ -278,3 +278,23 @@ def test_the_results_schema_accepts_every_model_kind():
 
     schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "results.schema.json").read_text())
     assert schema["$defs"]["run"]["properties"]["model"]["enum"] == list(ALL_MODEL_KINDS)
+
+
+def test_every_selected_learning_rate_is_the_experiments_choice_and_the_recipes_rate():
+    import json
+    from pathlib import Path
+
+    from baselines.catalog import get_recipe
+    from baselines.experiments.learning_rate import RATES
+    from baselines.models import SELECTED_LEARNING_RATES, config_recipe_tasks, recipe_name
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    for (config, model), rate in SELECTED_LEARNING_RATES.items():
+        assert rate in RATES
+        selection = json.loads((results / f"learning_rate_{config.replace('/', '-')}.json").read_text())
+        assert selection["results"][model]["selected"] == rate, (config, model)
+        task = config if config in config_recipe_tasks() else config.partition("/")[0]  # a default config: the task's
+        assert get_recipe(recipe_name(task, model)).settings["learning_rate"] == rate, (config, model)
+    # The one stated exception (docs/baselines.md): Reber's LSTM/GRU keep the recipe's 3e-3.
+    assert get_recipe(recipe_name("reber_grammar", "lstm")).settings["learning_rate"] == 3e-3
+    assert ("reber_grammar/embedded", "lstm") not in SELECTED_LEARNING_RATES

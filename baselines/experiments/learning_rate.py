@@ -10,8 +10,8 @@ validation metric at the end of the run (ties: the lower final validation loss, 
 
 Writes ``<out>/learning_rate_<config>.json`` (the curves, each run's final validation metric and CPU
 time, the selected rate, the recipe's rate today) and ``<figures>/learning_rate_<config>.png`` (one panel
-per model: validation headline metric over updates, one line per rate). The selected rates of the
-reference models become their recipes' rates (``REFERENCE_LEARNING_RATES`` in ``baselines.models``).
+per model: validation headline metric over updates, one line per rate). The selected rates become the
+recipes' rates (``SELECTED_LEARNING_RATES`` in ``baselines.models``).
 Runs resume: a (model, rate) whose run directory holds its finished curve is not trained again.
 
 Usage::
