@@ -24,6 +24,7 @@ from typing import Any
 
 import keras
 
+from baselines.learning_rates import PENDING_LEARNING_RATE, SELECTED_LEARNING_RATES
 from baselines.recipes import (
     ALL_MODEL_KINDS,
     MODEL_KINDS,
@@ -165,32 +166,6 @@ def build_model(
 
 STACK_CELL_SIZE = 8
 """Numbers per stack cell of ``stack_rnn`` (Deletang et al.'s memory cell size, ``experiments/example.py``)."""
-
-SELECTED_LEARNING_RATES: dict[tuple[str, str], float] = {
-    # benchmarks/results/learning_rate_sequence_reversal-reverse_string.json (1,000 updates, seed 0): validation
-    # token accuracy at 1e-4 / 3e-4 / 5e-4: stack_rnn 0.793 / 1.000 / 1.000 (tie: lower loss at 5e-4),
-    # rnn 0.705 / 0.834 / 0.878, transformer 0.582 / 0.582 / 0.583, lstm 0.592 / 0.623 / 0.651,
-    # gru 0.619 / 0.671 / 0.728.
-    ("sequence_reversal/reverse_string", "stack_rnn"): 5e-4,
-    ("sequence_reversal/reverse_string", "rnn"): 5e-4,
-    ("sequence_reversal/reverse_string", "transformer"): 5e-4,
-    ("sequence_reversal/reverse_string", "lstm"): 5e-4,
-    ("sequence_reversal/reverse_string", "gru"): 5e-4,
-    # benchmarks/results/learning_rate_reber_grammar-embedded.json (the recipe's budget, seed 0): validation strings
-    # solved at 1e-4 / 3e-4 / 5e-4: rnn 0.000 / 0.246 / 0.719, stack_rnn 0.000 / 0.289 / 0.883, transformer
-    # 0.961 / 0.996 / 0.992 (its runs at 3e-4 and 5e-4 stopped when the test set was solved, as the recipe does).
-    ("reber_grammar/embedded", "rnn"): 5e-4,
-    ("reber_grammar/embedded", "stack_rnn"): 5e-4,
-    ("reber_grammar/embedded", "transformer"): 3e-4,
-    # Reber's LSTM/GRU keep the recipe's 3e-3: the rule selects 5e-4 for both, but within the protocol's 512
-    # updates it leaves them at 0.219 (LSTM) and 0.652 (GRU) validation strings solved (docs/baselines.md).
-}
-"""The learning rate of each (config, model) selected by ``baselines.experiments.learning_rate``
-(validation headline metric, seed 0, among Deletang et al.'s three rates); its JSON is in
-``benchmarks/results/``. A recurrent baseline without an entry keeps its recipe's rate; a reference
-model without one trains at :data:`PENDING_LEARNING_RATE`."""
-PENDING_LEARNING_RATE = 3e-4
-"""The middle one of Deletang et al.'s learning rates, for a pair whose rate is not selected yet."""
 
 
 def reference_network(model: str, hidden: Any, spec: SupervisedSpec, units: int) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.learning_rates import rate_note, under_the_rule
 from baselines.records import jsonable as _jsonable
 from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
 from seqtasks.registry import get_preset
@@ -188,9 +189,24 @@ def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
         if rate is not None and run.get("model"):
             rates.setdefault(run["model"], set()).add(rate)
     if rates:
-        notes.append("- learning rate (Adam) per model: " + ", ".join(
-            f"{model} {'/'.join(f'{rate:g}' for rate in sorted(values))}" for model, values in rates.items()))
+        notes.append(_rates_line(runs[0].get("task", ""), rates))
     return notes
+
+
+def _rates_line(config: str, rates: Mapping[str, set[float]]) -> str:
+    """The page's line on each model's learning rate; under the rule, each rate that is not the rule's says why."""
+    if not under_the_rule(config):
+        return "- learning rate (Adam) per model: " + ", ".join(
+            f"{model} {'/'.join(f'{rate:g}' for rate in sorted(values))}" for model, values in rates.items())
+    by_note: dict[str, list[str]] = {"": []}  # the rule's rates first; models that share a note, then the note
+    for model, values in rates.items():
+        note = "; ".join(why for rate in sorted(values) if (why := rate_note(config, model, rate)))
+        by_note.setdefault(note, []).append(f"{model} {'/'.join(f'{rate:g}' for rate in sorted(values))}")
+    parts = [", ".join(models) + (f" ({note})" if note else "") for note, models in by_note.items() if models]
+    return (
+        "- learning rate (Adam) per model, each the best of Deletang et al.'s 1e-4 / 3e-4 / 5e-4 on seed 0's "
+        "validation (`python -m baselines.experiments.learning_rate`) unless marked: " + "; ".join(parts)
+    )
 
 
 def stale_version_note(trained_on: str | None, current: str) -> str | None:

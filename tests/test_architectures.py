@@ -261,9 +261,10 @@ def test_the_reverse_string_criteria_say_whether_the_models_separate():
 
 
 def test_the_learning_rate_rule_takes_the_best_validation_metric_then_the_lower_loss():
-    from baselines.experiments.learning_rate import RATES, select
+    from baselines.experiments.learning_rate import select
+    from baselines.learning_rates import RULE_RATES
 
-    assert RATES == (1e-4, 3e-4, 5e-4)  # Deletang et al. (2023), Section 4
+    assert RULE_RATES == (1e-4, 3e-4, 5e-4)  # Deletang et al. (2023), Section 4
     assert select({1e-4: (0.70, 0.5), 3e-4: (0.90, 0.3), 5e-4: (0.85, 0.2)}) == 3e-4
     assert select({1e-4: (0.0, 0.9), 3e-4: (0.0, 0.4), 5e-4: (0.0, 0.6)}) == 3e-4  # a tie: the lower loss
     assert select({1e-4: (1.0, 0.1), 5e-4: (1.0, 0.1)}) == 1e-4  # a full tie: the lower rate
@@ -285,16 +286,31 @@ def test_every_selected_learning_rate_is_the_experiments_choice_and_the_recipes_
     from pathlib import Path
 
     from baselines.catalog import get_recipe
-    from baselines.experiments.learning_rate import RATES
-    from baselines.models import SELECTED_LEARNING_RATES, config_recipe_tasks, recipe_name
+    from baselines.learning_rates import OUTSIDE_THE_RULE, RULE_RATES, SELECTED_LEARNING_RATES
+    from baselines.models import config_recipe_tasks, recipe_name, stable_settings
 
     results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
     for (config, model), rate in SELECTED_LEARNING_RATES.items():
-        assert rate in RATES
+        assert rate in RULE_RATES
         selection = json.loads((results / f"learning_rate_{config.replace('/', '-')}.json").read_text())
         assert selection["results"][model]["selected"] == rate, (config, model)
         task = config if config in config_recipe_tasks() else config.partition("/")[0]  # a default config: the task's
         assert get_recipe(recipe_name(task, model)).settings["learning_rate"] == rate, (config, model)
-    # The one stated exception (docs/baselines.md): Reber's LSTM/GRU keep the recipe's 3e-3.
-    assert get_recipe(recipe_name("reber_grammar", "lstm")).settings["learning_rate"] == 3e-3
-    assert ("reber_grammar/embedded", "lstm") not in SELECTED_LEARNING_RATES
+        # Every model of a config under the rule is selected by it or a stated exception that keeps its recipe's
+        # rate (bidirectional runs on a next-symbol task are leakage checks, not rows).
+        for other in stable_settings(task)["models"]:
+            if get_recipe(recipe_name(task, other)).bidirectional:
+                continue
+            assert ((config, other) in SELECTED_LEARNING_RATES) != ((config, other) in OUTSIDE_THE_RULE), (config, other)
+            if (config, other) in OUTSIDE_THE_RULE:
+                assert get_recipe(recipe_name(task, other)).settings["learning_rate"] == stable_settings(task)["learning_rate"]
+
+
+def test_the_page_marks_a_rate_outside_the_rule_or_older_than_its_selection():
+    from baselines.learning_rates import rate_note
+
+    assert rate_note("sequence_reversal/reverse_string", "stack_rnn", 5e-4) == ""
+    assert "not the rule's 0.0005" in rate_note("sequence_reversal/reverse_string", "lstm", 1e-3)
+    assert rate_note("reber_grammar/embedded", "lstm", 3e-3).startswith("outside the rule")
+    assert rate_note("reber_grammar/embedded", "rnn", 5e-4) == ""
+    assert rate_note("reber_grammar/embedded", "rnn", 3e-4).startswith("**not the rule's")

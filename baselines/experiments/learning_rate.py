@@ -2,7 +2,7 @@
 
 Deletang et al. (2023), "Neural Networks and the Chomsky Hierarchy" (ICLR), Section 4 (experimental setup):
 every (task, architecture) is trained with Adam and gradient clipping at the learning rates
-1e-4, 3e-4 and 5e-4 (:data:`RATES`), 10 seeds each, and the best run is reported. The rule here: for
+1e-4, 3e-4 and 5e-4 (``RULE_RATES`` in ``baselines.learning_rates``), 10 seeds each, and the best run is reported. The rule here: for
 each (config, model), train seed 0 of the stable recipe at each of the three rates, score the
 validation split's headline metric every ``--eval-every`` updates, and select the rate with the best
 validation metric at the end of the run (ties: the lower final validation loss, then the lower rate).
@@ -11,7 +11,7 @@ validation metric at the end of the run (ties: the lower final validation loss, 
 Writes ``<out>/learning_rate_<config>.json`` (the curves, each run's final validation metric and CPU
 time, the selected rate, the recipe's rate today) and ``<figures>/learning_rate_<config>.png`` (one panel
 per model: validation headline metric over updates, one line per rate). The selected rates become the
-recipes' rates (``SELECTED_LEARNING_RATES`` in ``baselines.models``).
+recipes' rates (``SELECTED_LEARNING_RATES`` in ``baselines.learning_rates``).
 Runs resume: a (model, rate) whose run directory holds its finished curve is not trained again.
 
 Usage::
@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-RATES = (1e-4, 3e-4, 5e-4)
-"""Deletang et al. (2023)'s learning rates (Section 4)."""
+from baselines.learning_rates import RULE_RATES
+
 COMMAND = "python -m baselines.experiments.learning_rate"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,7 +136,7 @@ def run_selection(
     results: dict[str, dict[str, Any]] = {}
     for model in models:
         runs = {}
-        for rate in RATES:
+        for rate in RULE_RATES:
             out = runs_dir / config.replace("/", "-") / model / f"lr{rate:.0e}"
             runs[repr(rate)] = run_one(task_name, model, rate, updates, every, out)
             print(f"{config} {model} lr={rate:.0e}: validation {runs[repr(rate)]['final_validation']:.4f}", flush=True)
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": COMMAND + " " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "rule": "Deletang et al. (2023), Section 4: learning rates 1e-4, 3e-4, 5e-4; here seed 0 of each, the rate "
         "with the best validation headline metric at the end of the run (ties: the lower validation loss)",
-        "rates": list(RATES),
+        "rates": list(RULE_RATES),
         "task": config,
         "updates": args.updates or "the recipe's budget",
         "eval_every": every,
