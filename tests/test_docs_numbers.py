@@ -42,7 +42,7 @@ def test_baselines_page_mixed_length_table_and_comparison_quote_their_runs():
             final, score = run["final"][split.strip("`")], run["length_scores"][split.strip("`")]
             rows.append(f"| {model} | {split} | {lengths} | {final['token_accuracy']:.3f} | {score:.3f} | "
                         f"{final['sequence_accuracy']:.3f} |")
-    grouped = _run("grid/sequence_reversal/reverse_string/lstm/seed0.json")  # the grid's length-grouped LSTM
+    grouped = _run("reverse_string_lstm_seed0_grouped_lr1e-3/metrics.json")  # the grid's LSTM before the rate rule
     assert grouped["recipe_settings"]["length_grouped"] is True and grouped["seed"] == 0
     lstm = mixed["LSTM"]
     comparison = [
@@ -56,7 +56,7 @@ def test_baselines_page_mixed_length_table_and_comparison_quote_their_runs():
 def test_baselines_page_twice_the_updates_probe_quotes_its_run():
     page = _page("baselines.md")
     probe = _run("reverse_string_gru_seed0_7000_updates/metrics.json")
-    grid = _run("grid/sequence_reversal/reverse_string/gru/seed0.json")
+    grid = _run("reverse_string_gru_seed0_grouped_lr1e-3/metrics.json")  # the grid's seed 0 before the rate rule
     validation = [epoch["val_token_accuracy"] for epoch in probe["per_epoch"]]
     assert len(validation) == 14 and probe["seed"] == grid["seed"] == 0
     moved = round(probe["length_scores"]["test_long"], 3) - round(grid["length_scores"]["test_long"], 3)
