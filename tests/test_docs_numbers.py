@@ -145,3 +145,20 @@ def test_docs_pages_name_no_removed_alias(page):
     for removed in ("seqtasks._random", "baselines.zoo_summary", "python -m baselines.zoo_run",
                     "old names still work"):
         assert removed not in text, removed
+
+
+def test_baselines_page_stack_usage_quotes_every_seed_of_its_record():
+    page = _page("baselines.md")
+    record = json.loads((ROOT / "benchmarks" / "results" / "stack_usage_sequence_reversal-reverse_string.json").read_text())
+    runs = [record["runs"][f"seed{seed}"] for seed in range(5)]  # every seed of the grid, in order
+
+    def listed(values: list[float]) -> str:
+        return " / ".join(f"{value:.3f}" for value in values)
+
+    _assert_quoted(page, [
+        f"mean push probability {listed([run['reading']['mean_push'] for run in runs])} for seeds 0-4",
+        f"the mean pop probability is {listed([run['writing']['mean_pop'] for run in runs])}",
+        f"the rest mostly push ({listed([run['writing']['mean_push'] for run in runs])})",
+    ])
+    grid = [_run(f"grid/sequence_reversal/reverse_string/stack_rnn/seed{seed}.json") for seed in range(5)]
+    assert [run["length_scores"] for run in runs] == [run["length_scores"] for run in grid]  # the archived models
