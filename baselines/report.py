@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.learning_rates import rate_note, under_the_rule
+from baselines.learning_rates import RULE_RATES, rate_note, under_the_rule
 from baselines.records import jsonable as _jsonable
 from seqtasks.metrics import NOT_APPLICABLE, ReportColumn
 from seqtasks.registry import get_preset
@@ -195,16 +195,21 @@ def _protocol_notes(runs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _rates_line(config: str, rates: Mapping[str, set[float]]) -> str:
     """The page's line on each model's learning rate; under the rule, each rate that is not the rule's says why."""
+
+    def listed(values: set[float]) -> str:
+        return "/".join(f"{rate:g}" for rate in sorted(values))
+
     if not under_the_rule(config):
         return "- learning rate (Adam) per model: " + ", ".join(
-            f"{model} {'/'.join(f'{rate:g}' for rate in sorted(values))}" for model, values in rates.items())
+            f"{model} {listed(values)}" for model, values in rates.items())
     by_note: dict[str, list[str]] = {"": []}  # the rule's rates first; models that share a note, then the note
     for model, values in rates.items():
         note = "; ".join(why for rate in sorted(values) if (why := rate_note(config, model, rate)))
-        by_note.setdefault(note, []).append(f"{model} {'/'.join(f'{rate:g}' for rate in sorted(values))}")
+        by_note.setdefault(note, []).append(f"{model} {listed(values)}")
     parts = [", ".join(models) + (f" ({note})" if note else "") for note, models in by_note.items() if models]
+    rule_rates = " / ".join(f"{rate:.0e}".replace("e-0", "e-") for rate in RULE_RATES)
     return (
-        "- learning rate (Adam) per model, each the best of Deletang et al.'s 1e-4 / 3e-4 / 5e-4 on seed 0's "
+        f"- learning rate (Adam) per model, each the best of Deletang et al.'s {rule_rates} on seed 0's "
         "validation (`python -m baselines.experiments.learning_rate`) unless marked: " + "; ".join(parts)
     )
 
