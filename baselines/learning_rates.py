@@ -58,7 +58,7 @@ def rate_note(config: str, model: str, trained_at: float) -> str:
     if selected is None:
         return "not selected by the rule yet"
     if trained_at != selected:
-        return f"**not the rule's {selected:g}**: trained before the selection; `reproduce --fresh` retrains"
+        return f"**not the rule's {selected:g}**: trained before the selection; `python -m baselines reproduce` retrains"
     return ""
 
 
